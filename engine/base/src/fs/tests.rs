@@ -1,0 +1,83 @@
+use super::*;
+use std::path::PathBuf;
+
+fn dir() -> PathBuf {
+    PathBuf::from("/db")
+}
+
+#[test]
+fn crash_keeps_only_synced_bytes_and_synced_names() {
+    let fs = FaultFs::new();
+    fs.create_dir_all(&dir()).unwrap();
+    let a = dir().join("a");
+    let mut f = fs.create(&a).unwrap();
+    f.append(b"hello").unwrap();
+    f.sync().unwrap();
+    f.append(b" world").unwrap();
+    // Name not yet durable: the whole file vanishes.
+    fs.crash(None);
+    assert!(!fs.exists(&a));
+
+    let mut f = fs.create(&a).unwrap();
+    f.append(b"hello").unwrap();
+    f.sync().unwrap();
+    fs.sync_dir(&dir()).unwrap();
+    f.append(b" world").unwrap();
+    fs.crash(None);
+    assert_eq!(fs.read_all(&a).unwrap(), b"hello");
+    // Old handle is dead after the crash.
+    assert!(f.append(b"x").is_err());
+}
+
+#[test]
+fn rename_is_durable_only_after_dir_sync() {
+    let fs = FaultFs::new();
+    let (a, b) = (dir().join("a"), dir().join("b"));
+    let mut f = fs.create(&a).unwrap();
+    f.append(b"1").unwrap();
+    f.sync().unwrap();
+    fs.sync_dir(&dir()).unwrap();
+    fs.rename(&a, &b).unwrap();
+    fs.crash(None);
+    assert!(fs.exists(&a) && !fs.exists(&b));
+    fs.rename(&a, &b).unwrap();
+    fs.sync_dir(&dir()).unwrap();
+    fs.crash(None);
+    assert!(!fs.exists(&a) && fs.exists(&b));
+}
+
+#[test]
+fn injected_sync_fault_and_capacity() {
+    let fs = FaultFs::new();
+    let mut f = fs.create(&dir().join("a")).unwrap();
+    fs.inject(FaultKind::Sync, 1);
+    f.sync().unwrap();
+    assert!(f.sync().is_err());
+    assert!(f.sync().is_err());
+    fs.clear_faults();
+    f.sync().unwrap();
+    fs.set_capacity(Some(4));
+    f.append(b"1234").unwrap();
+    let e = f.append(b"5").unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::StorageFull);
+}
+
+#[test]
+fn std_fs_roundtrip_and_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fs = StdFs;
+    let p = tmp.path().join("f");
+    let mut f = fs.create(&p).unwrap();
+    f.append(b"abcdef").unwrap();
+    f.sync().unwrap();
+    let r = fs.open_read(&p).unwrap();
+    let mut buf = [0u8; 3];
+    r.read_exact_at(2, &mut buf).unwrap();
+    assert_eq!(&buf, b"cde");
+    assert!(r.read_exact_at(5, &mut buf).is_err());
+    let lock = tmp.path().join("LOCK");
+    let g = fs.lock(&lock).unwrap();
+    assert!(fs.lock(&lock).is_err());
+    drop(g);
+    assert!(fs.lock(&lock).is_ok());
+}

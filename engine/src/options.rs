@@ -1,0 +1,78 @@
+//! [`Options`]: every tunable of the engine, with defaults sized for a small server.
+
+use kvstore_base::fs::{FileSystem, StdFs};
+use std::sync::Arc;
+
+/// Per-block compression of SSTables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    /// zstd at the given level (1 is fast and usually halves text).
+    Zstd(i32),
+}
+
+/// How the engine is opened and tuned. `Options::default()` is durable and bounded in memory.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Create the database if the directory holds none (default true).
+    pub create_if_missing: bool,
+    /// fsync the WAL before a write returns (default true). Concurrent writers share one fsync
+    /// (group commit). `false` is for bulk loads: a crash may lose the most recent writes, but
+    /// never corrupts or reorders what survives.
+    pub sync: bool,
+    /// A memtable is frozen and flushed once it holds this many bytes (default 8 MiB).
+    pub memtable_size_bytes: usize,
+    /// Frozen memtables waiting for flush before writers wait (default 2).
+    pub max_immutable_memtables: usize,
+    /// Bytes of decoded blocks kept in the shared block cache (default 32 MiB).
+    pub block_cache_bytes: usize,
+    /// Target uncompressed size of an SSTable data block (default 4 KiB).
+    pub block_size_bytes: usize,
+    /// Bloom filter bits per key (default 10, about 1% false positives; 0 disables filters).
+    pub bloom_bits_per_key: usize,
+    /// Block compression (default none).
+    pub compression: Compression,
+    /// L0 file count that triggers a compaction into L1 (default 4).
+    pub l0_compaction_trigger: usize,
+    /// L0 file count at which writers are slowed (default 12).
+    pub l0_slowdown_writes_trigger: usize,
+    /// L0 file count at which writers wait for compaction (default 20).
+    pub l0_stop_writes_trigger: usize,
+    /// Target size of L1; each deeper level is `level_size_multiplier` times larger
+    /// (default 64 MiB).
+    pub max_bytes_for_level_base: u64,
+    /// Size ratio between adjacent levels (default 10).
+    pub level_size_multiplier: u64,
+    /// Target size of one compaction output table (default 8 MiB).
+    pub target_file_size_bytes: u64,
+    /// Number of levels, L0 included (default 7).
+    pub num_levels: usize,
+    /// Background compaction threads (default 1; flushes have their own thread).
+    pub compaction_threads: usize,
+    /// The file system all I/O goes through (default: the real disk).
+    pub fs: Arc<dyn FileSystem>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            create_if_missing: true,
+            sync: true,
+            memtable_size_bytes: 8 << 20,
+            max_immutable_memtables: 2,
+            block_cache_bytes: 32 << 20,
+            block_size_bytes: 4096,
+            bloom_bits_per_key: 10,
+            compression: Compression::None,
+            l0_compaction_trigger: 4,
+            l0_slowdown_writes_trigger: 12,
+            l0_stop_writes_trigger: 20,
+            max_bytes_for_level_base: 64 << 20,
+            level_size_multiplier: 10,
+            target_file_size_bytes: 8 << 20,
+            num_levels: 7,
+            compaction_threads: 1,
+            fs: Arc::new(StdFs),
+        }
+    }
+}
