@@ -1,29 +1,153 @@
-//! PLACEHOLDER implementation of the public API (in memory, no persistence), so the server and
-//! search crates can be built against the final signatures while the LSM internals land.
+//! [`Db`]: the open database — recovery at open, the read path, snapshots, column families,
+//! statistics and shutdown. The write path is in `write.rs`, flushes in `flush.rs`, compactions
+//! in `compact.rs`.
+//!
+//! Concurrency: readers take an `Arc` of the current [`SuperVersion`] (memtables + table
+//! version) and never block writers. One group-commit leader at a time appends to the WAL and
+//! applies to the active memtable. Every change of the table set (flush, compaction, new column
+//! family) happens under the `versions` mutex: manifest append (fsynced) first, then the new
+//! `SuperVersion` is installed.
 
 use crate::batch::WriteBatch;
 use crate::cf::{ColumnFamily, DEFAULT_CF_ID, DEFAULT_CF_NAME};
 use crate::error::{Error, Result};
-use crate::options::Options;
-use kvstore_base::ValueKind;
-use parking_lot::Mutex;
-use std::collections::BTreeMap;
+use crate::filenames::{self, lock_path, table_path, FileKind};
+use crate::iter::{BoxedIter, DbIterator, LevelIterator};
+use crate::manifest::{read_current, read_edits, ManifestWriter, VersionEdit};
+use crate::options::{Compression, Options};
+use crate::stats::Counters;
+use crate::version::{apply_edit, edit_error, CfLevels, Version};
+use crate::wal::{self, WalWriter};
+use crate::write::WriteQueue;
+use kvstore_base::fs::FileSystem;
+use kvstore_base::{SeqNo, ValueKind};
+use kvstore_compaction::FileMeta;
+use kvstore_memtable::MemTable;
+use kvstore_sstable::{BlockCache, TableOptions, TableReader};
+use parking_lot::{Condvar, Mutex, RwLock};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::{Bound, RangeBounds};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
-type Map = BTreeMap<(u32, Vec<u8>), Vec<u8>>;
+/// The memtables of all column families that share one WAL segment. They are frozen and
+/// flushed together (an atomic flush), so one `log_number` describes the whole database.
+pub(crate) struct MemGroup {
+    /// The WAL segment holding exactly this group's writes.
+    pub wal_number: u64,
+    pub tables: RwLock<HashMap<u32, Arc<MemTable>>>,
+}
 
-struct Inner {
-    map: Mutex<Arc<Map>>,
-    cfs: Mutex<Vec<ColumnFamily>>,
-    seq: Mutex<u64>,
+impl MemGroup {
+    pub fn new(wal_number: u64) -> Self {
+        MemGroup {
+            wal_number,
+            tables: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn table(&self, cf: u32) -> Arc<MemTable> {
+        if let Some(t) = self.tables.read().get(&cf) {
+            return t.clone();
+        }
+        self.tables
+            .write()
+            .entry(cf)
+            .or_insert_with(|| Arc::new(MemTable::new()))
+            .clone()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.tables
+            .read()
+            .values()
+            .map(|t| t.approximate_bytes())
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tables.read().values().all(|t| t.is_empty())
+    }
+
+    pub fn apply(&self, first_seq: SeqNo, batch: &WriteBatch) {
+        for (i, e) in batch.iter().enumerate() {
+            self.table(e.cf_id)
+                .insert(e.key, first_seq + i as u64, e.kind, e.value);
+        }
+    }
+}
+
+/// What a reader needs, swapped as one unit.
+pub(crate) struct SuperVersion {
+    pub mem: Arc<MemGroup>,
+    /// Frozen groups waiting for flush, newest first.
+    pub imm: Vec<Arc<MemGroup>>,
+    pub version: Arc<Version>,
+}
+
+/// State changed only under the `versions` mutex.
+pub(crate) struct VersionState {
+    pub manifest: ManifestWriter,
+    pub levels: BTreeMap<u32, CfLevels>,
+    pub log_number: u64,
+}
+
+/// Background-work coordination, guarded by `DbInner::bg` with `DbInner::bg_cv`.
+#[derive(Default)]
+pub(crate) struct BgState {
+    pub shutting_down: bool,
+    pub compaction_wanted: bool,
+}
+
+pub(crate) struct DbInner {
+    pub dir: PathBuf,
+    pub opts: Options,
+    pub fs: Arc<dyn FileSystem>,
+    pub cache: Arc<BlockCache>,
+    /// The current read view. Replaced (never mutated) under `versions`.
+    pub sv: RwLock<Arc<SuperVersion>>,
+    pub versions: Mutex<VersionState>,
+    /// Next file number to hand out (tables, WAL segments, manifests share it).
+    pub next_file: AtomicU64,
+    /// Every write with a sequence number at or below this is fully applied and readable.
+    pub visible_seq: AtomicU64,
+    pub queue: WriteQueue,
+    pub cfs: RwLock<HashMap<String, ColumnFamily>>,
+    /// Sequence numbers pinned by live snapshots, with their counts.
+    pub snapshots: Mutex<BTreeMap<SeqNo, usize>>,
+    /// `Some(reason)` after a failed persist: all later writes are refused (see `poison`).
+    pub poisoned: Mutex<Option<String>>,
+    pub bg: Mutex<BgState>,
+    /// Signalled when background work may be needed, and when a flush or compaction finished
+    /// (stalled writers wait on it too).
+    pub bg_cv: Condvar,
+    /// One compaction at a time, background or manual.
+    pub compaction_lock: Mutex<()>,
+    /// One flush at a time (the flush thread, or open before it starts).
+    pub flush_lock: Mutex<()>,
+    pub counters: Counters,
+    pub threads: Mutex<Vec<JoinHandle<()>>>,
+    pub closed: AtomicBool,
+    /// Held for the life of the database: no second process opens the directory.
+    pub _lock: Box<dyn Send + Sync>,
+}
+
+/// Ends background work when the last `Db` handle goes away.
+struct Closer(Arc<DbInner>);
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        let _ = self.0.shutdown();
+    }
 }
 
 /// An open database. Cheap to clone (clones share one engine); `Send + Sync`.
 #[derive(Clone)]
 pub struct Db {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<DbInner>,
+    _closer: Arc<Closer>,
 }
 
 /// Per-level shape of the tree.
@@ -33,7 +157,7 @@ pub struct LevelStats {
     pub bytes: u64,
 }
 
-/// Engine statistics, a consistent-enough copy taken at one moment.
+/// Engine statistics at one moment.
 #[derive(Clone, Debug, Default)]
 pub struct DbStats {
     /// Per level (index 0 = L0), summed over column families.
@@ -63,7 +187,7 @@ pub struct DbStats {
     pub wal_sync_micros: u64,
     /// Bytes held by live SSTables.
     pub live_sst_bytes: u64,
-    /// Last sequence number assigned.
+    /// Last sequence number made visible.
     pub last_sequence: u64,
     /// Block cache use.
     pub block_cache_bytes: u64,
@@ -73,56 +197,377 @@ pub struct DbStats {
     pub poisoned: Option<String>,
 }
 
-/// A consistent read view pinned at one sequence number.
+/// A consistent read view pinned at one sequence number. While it lives, compactions keep every
+/// version it can see.
 pub struct Snapshot {
-    map: Arc<Map>,
-    seq: u64,
+    db: Db,
+    seq: SeqNo,
 }
 
-/// Iterator over `(key, value)` pairs in key order.
-pub struct DbIterator {
-    items: std::vec::IntoIter<(Vec<u8>, Vec<u8>)>,
+fn io_err(what: &str, p: &Path, e: std::io::Error) -> Error {
+    Error::Storage(kvstore_base::Error::io(
+        format!("{what} {}", p.display()),
+        e,
+    ))
 }
 
-impl Iterator for DbIterator {
-    type Item = Result<(Vec<u8>, Vec<u8>)>;
-    fn next(&mut self) -> Option<Self::Item> {
-        self.items.next().map(Ok)
-    }
-}
-
-fn to_bounds<K: AsRef<[u8]>>(range: &impl RangeBounds<K>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+pub(crate) fn bounds<K: AsRef<[u8]>>(r: &impl RangeBounds<K>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
     let m = |b: Bound<&K>| match b {
         Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
         Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
         Bound::Unbounded => Bound::Unbounded,
     };
-    (m(range.start_bound()), m(range.end_bound()))
+    (m(r.start_bound()), m(r.end_bound()))
 }
 
-fn scan_map(map: &Map, cf: u32, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>) -> DbIterator {
-    let items: Vec<_> = map
-        .range((cf, Vec::new())..)
-        .take_while(|((c, _), _)| *c == cf)
-        .filter(|((_, k), _)| (start.as_ref(), end.as_ref()).contains(k))
-        .map(|((_, k), v)| (k.clone(), v.clone()))
-        .collect();
-    DbIterator {
-        items: items.into_iter(),
+impl DbInner {
+    pub fn table_options(&self) -> TableOptions {
+        TableOptions {
+            block_size_bytes: self.opts.block_size_bytes,
+            bloom_bits_per_key: self.opts.bloom_bits_per_key,
+            compression: match self.opts.compression {
+                Compression::None => kvstore_sstable::Compression::None,
+                Compression::Zstd(l) => kvstore_sstable::Compression::Zstd(l),
+            },
+            ..TableOptions::default()
+        }
+    }
+
+    pub fn open_table(&self, meta: &FileMeta) -> kvstore_base::Result<Arc<TableReader>> {
+        let path = table_path(&self.dir, meta.number);
+        let f = self
+            .fs
+            .open_read(&path)
+            .map_err(|e| kvstore_base::Error::io(format!("open {}", path.display()), e))?;
+        TableReader::open(f, meta.number, path, Some(self.cache.clone()))
+    }
+
+    pub fn new_file_number(&self) -> u64 {
+        self.next_file.fetch_add(1, Ordering::SeqCst)
+    }
+
+    pub fn current(&self) -> Arc<SuperVersion> {
+        self.sv.read().clone()
+    }
+
+    /// Refuses all later writes. Never retry a failed fsync: after one, the kernel may have
+    /// dropped the dirty pages, so what is on disk is unknown; only a reopen (which replays
+    /// what is really there) can continue safely.
+    pub fn poison(&self, reason: String) {
+        tracing::error!(%reason, "database poisoned; refusing writes until reopened");
+        let mut p = self.poisoned.lock();
+        if p.is_none() {
+            *p = Some(reason);
+        }
+        drop(p);
+        self.bg_cv.notify_all();
+    }
+
+    pub fn check_writable(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        if let Some(r) = self.poisoned.lock().clone() {
+            return Err(Error::Poisoned { reason: r });
+        }
+        Ok(())
+    }
+
+    /// Appends `edit` to the manifest and installs the resulting version, keeping memtables
+    /// as `make_sv` says. Caller holds `versions`.
+    pub fn log_and_apply(
+        &self,
+        vs: &mut VersionState,
+        mut edit: VersionEdit,
+        make_sv: impl FnOnce(&SuperVersion, Arc<Version>) -> SuperVersion,
+    ) -> Result<()> {
+        edit.next_file_number = Some(self.next_file.load(Ordering::SeqCst));
+        edit.last_seq = Some(self.visible_seq.load(Ordering::SeqCst));
+        let mut levels = vs.levels.clone();
+        apply_edit(&mut levels, &edit, self.opts.num_levels)
+            .map_err(|why| Error::InvalidArgument(format!("internal: bad edit: {why}")))?;
+        let cur = self.current();
+        let version = Version::build(&levels, Some(&cur.version), |m| self.open_table(m))?;
+        if let Err(e) = vs.manifest.append(&edit) {
+            self.poison(format!("manifest write failed: {e}"));
+            return Err(e.into());
+        }
+        vs.levels = levels;
+        if let Some(n) = edit.log_number {
+            vs.log_number = n;
+        }
+        let new_sv = make_sv(&cur, Arc::new(version));
+        *self.sv.write() = Arc::new(new_sv);
+        self.maybe_roll_manifest(vs);
+        Ok(())
+    }
+
+    /// Starts a new manifest holding one snapshot edit once the current one has grown large,
+    /// so recovery never replays an unbounded history.
+    fn maybe_roll_manifest(&self, vs: &mut VersionState) {
+        const MANIFEST_ROLL_BYTES: u64 = 16 << 20;
+        if vs.manifest.size() < MANIFEST_ROLL_BYTES {
+            return;
+        }
+        let number = self.new_file_number();
+        let mut snap = self.current().version.snapshot_edit();
+        snap.log_number = Some(vs.log_number);
+        snap.next_file_number = Some(self.next_file.load(Ordering::SeqCst));
+        snap.last_seq = Some(self.visible_seq.load(Ordering::SeqCst));
+        match ManifestWriter::create(self.fs.as_ref(), &self.dir, number, &snap) {
+            Ok(m) => {
+                let old = std::mem::replace(&mut vs.manifest, m);
+                let _ = self
+                    .fs
+                    .remove_file(&filenames::manifest_path(&self.dir, old.number()));
+            }
+            Err(e) => self.poison(format!("manifest roll failed: {e}")),
+        }
+    }
+
+    pub fn get_at(&self, cf: u32, key: &[u8], seq: SeqNo) -> Result<Option<Vec<u8>>> {
+        let sv = self.current();
+        let hit = sv
+            .mem
+            .tables
+            .read()
+            .get(&cf)
+            .and_then(|t| t.get(key, seq))
+            .or_else(|| {
+                sv.imm.iter().find_map(|g| {
+                    let t = g.tables.read().get(&cf).cloned();
+                    t.and_then(|t| t.get(key, seq))
+                })
+            });
+        let hit = match hit {
+            Some(h) => Some(h),
+            None => sv.version.get(cf, key, seq)?,
+        };
+        Ok(match hit {
+            Some((_, ValueKind::Put, v)) => Some(v),
+            _ => None,
+        })
+    }
+
+    pub fn iter_at(
+        &self,
+        cf: u32,
+        seq: SeqNo,
+        start: Bound<Vec<u8>>,
+        end: Bound<Vec<u8>>,
+        prefix: Option<Vec<u8>>,
+    ) -> DbIterator {
+        let sv = self.current();
+        let mut children: Vec<BoxedIter> = Vec::new();
+        for g in std::iter::once(&sv.mem).chain(sv.imm.iter()) {
+            if let Some(t) = g.tables.read().get(&cf) {
+                children.push(Box::new(t.iter()));
+            }
+        }
+        if let Some(c) = sv.version.cfs.get(&cf) {
+            for (level, files) in c.levels.iter().enumerate() {
+                if level == 0 {
+                    for t in files {
+                        children.push(Box::new(t.reader.iter()));
+                    }
+                } else if !files.is_empty() {
+                    children.push(Box::new(LevelIterator::new(files.clone())));
+                }
+            }
+        }
+        DbIterator::new(children, seq, start, end, prefix)
+    }
+
+    pub fn snapshot_list(&self) -> Vec<SeqNo> {
+        self.snapshots.lock().keys().copied().collect()
+    }
+
+    /// Stops background threads and syncs the WAL. Idempotent.
+    pub fn shutdown(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.bg.lock().shutting_down = true;
+        self.bg_cv.notify_all();
+        let threads = std::mem::take(&mut *self.threads.lock());
+        for t in threads {
+            let _ = t.join();
+        }
+        // Writes made with sync = false are made durable at a clean close.
+        if self.poisoned.lock().is_none() {
+            self.queue.sync_wal()?;
+        }
+        Ok(())
     }
 }
 
 impl Db {
-    /// Opens (creating if allowed) the database in `path`.
+    /// Opens (creating if allowed) the database in `path`, recovering from the manifest and
+    /// replaying the WAL: the result holds exactly the writes that were durable.
     pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Db> {
-        let _ = (path.as_ref(), opts);
-        Ok(Db {
-            inner: Arc::new(Inner {
-                map: Mutex::new(Arc::new(Map::new())),
-                cfs: Mutex::new(vec![ColumnFamily::new(DEFAULT_CF_ID, DEFAULT_CF_NAME)]),
-                seq: Mutex::new(0),
+        let dir = path.as_ref().to_path_buf();
+        let fs = opts.fs.clone();
+        if opts.num_levels < 2 {
+            return Err(Error::InvalidArgument(
+                "num_levels must be at least 2".into(),
+            ));
+        }
+        fs.create_dir_all(&dir)
+            .map_err(|e| io_err("create directory", &dir, e))?;
+        let lock = fs
+            .lock(&lock_path(&dir))
+            .map_err(|e| io_err("lock", &lock_path(&dir), e))?;
+
+        let fresh = !fs.exists(&filenames::current_path(&dir));
+        if fresh && !opts.create_if_missing {
+            return Err(Error::InvalidArgument(format!(
+                "no database in {} and create_if_missing is false",
+                dir.display()
+            )));
+        }
+
+        // 1. The manifest: live tables, counters, oldest WAL still needed.
+        let mut levels: BTreeMap<u32, CfLevels> = BTreeMap::new();
+        let (mut next_file, mut last_seq, mut log_number) = (2u64, 0u64, 0u64);
+        if fresh {
+            let init = VersionEdit {
+                new_cfs: vec![(DEFAULT_CF_ID, DEFAULT_CF_NAME.to_string())],
+                ..Default::default()
+            };
+            apply_edit(&mut levels, &init, opts.num_levels).map_err(Error::InvalidArgument)?;
+        } else {
+            let mpath = read_current(fs.as_ref(), &dir)?;
+            for edit in read_edits(fs.as_ref(), &mpath)? {
+                apply_edit(&mut levels, &edit, opts.num_levels)
+                    .map_err(|why| edit_error(&mpath, why))?;
+                next_file = edit.next_file_number.unwrap_or(next_file).max(next_file);
+                last_seq = edit.last_seq.unwrap_or(last_seq).max(last_seq);
+                log_number = edit.log_number.unwrap_or(log_number).max(log_number);
+            }
+        }
+
+        // 2. WAL segments not yet in tables, oldest first; their numbers also bound next_file.
+        let mut wals = Vec::new();
+        for name in fs.list_dir(&dir).map_err(|e| io_err("list", &dir, e))? {
+            match filenames::parse(&name) {
+                Some(FileKind::Wal(n)) if n >= log_number => wals.push(n),
+                Some(FileKind::Wal(n) | FileKind::Table(n) | FileKind::Manifest(n)) => {
+                    next_file = next_file.max(n + 1);
+                }
+                _ => {}
+            }
+        }
+        wals.sort_unstable();
+        if let Some(&max) = wals.last() {
+            next_file = next_file.max(max + 1);
+        }
+        let recovered = Arc::new(MemGroup::new(log_number));
+        for (i, &n) in wals.iter().enumerate() {
+            let p = filenames::wal_path(&dir, n);
+            let newest = i + 1 == wals.len();
+            let end = wal::replay(fs.as_ref(), &p, newest, |seq, batch| {
+                recovered.apply(seq, &batch);
+                last_seq = last_seq.max(seq + batch.len() as u64 - 1);
+                Ok(())
+            })?;
+            if let crate::record::LogEnd::TornTail { offset } = end {
+                tracing::warn!(file = %p.display(), offset, "ignored torn WAL tail (unacknowledged writes)");
+            }
+        }
+
+        // 3. A fresh WAL segment and a fresh manifest describing the recovered state.
+        let next = AtomicU64::new(next_file);
+        let wal_number = next.fetch_add(1, Ordering::SeqCst);
+        let manifest_number = next.fetch_add(1, Ordering::SeqCst);
+        let wal = WalWriter::create(fs.as_ref(), &dir, wal_number)?;
+        let cache = BlockCache::new(opts.block_cache_bytes);
+
+        let mut snapshot_edit = VersionEdit::default();
+        for (id, c) in &levels {
+            snapshot_edit.new_cfs.push((*id, c.name.clone()));
+            for (level, files) in c.levels.iter().enumerate() {
+                for m in files {
+                    snapshot_edit.added.push(crate::manifest::AddedFile {
+                        cf: *id,
+                        level,
+                        meta: m.clone(),
+                    });
+                }
+            }
+        }
+        // Until the recovered memtable is flushed, the replayed segments stay needed.
+        let keep_log = if recovered.is_empty() {
+            wal_number
+        } else {
+            log_number
+        };
+        snapshot_edit.log_number = Some(keep_log);
+        snapshot_edit.next_file_number = Some(next.load(Ordering::SeqCst));
+        snapshot_edit.last_seq = Some(last_seq);
+        let manifest = ManifestWriter::create(fs.as_ref(), &dir, manifest_number, &snapshot_edit)?;
+
+        let cfs: HashMap<String, ColumnFamily> = levels
+            .iter()
+            .map(|(id, c)| (c.name.clone(), ColumnFamily::new(*id, c.name.clone())))
+            .collect();
+
+        let inner = Arc::new(DbInner {
+            dir: dir.clone(),
+            fs: fs.clone(),
+            cache,
+            sv: RwLock::new(Arc::new(SuperVersion {
+                mem: Arc::new(MemGroup::new(wal_number)),
+                imm: if recovered.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![recovered]
+                },
+                version: Arc::new(Version::default()),
+            })),
+            versions: Mutex::new(VersionState {
+                manifest,
+                levels: levels.clone(),
+                log_number: keep_log,
             }),
-        })
+            next_file: next,
+            visible_seq: AtomicU64::new(last_seq),
+            queue: WriteQueue::new(wal, last_seq),
+            cfs: RwLock::new(cfs),
+            snapshots: Mutex::new(BTreeMap::new()),
+            poisoned: Mutex::new(None),
+            bg: Mutex::new(BgState::default()),
+            bg_cv: Condvar::new(),
+            compaction_lock: Mutex::new(()),
+            flush_lock: Mutex::new(()),
+            counters: Counters::default(),
+            threads: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
+            _lock: lock,
+            opts,
+        });
+        let version = Version::build(&levels, None, |m| inner.open_table(m))?;
+        {
+            let mut sv = inner.sv.write();
+            let cur = sv.clone();
+            *sv = Arc::new(SuperVersion {
+                mem: cur.mem.clone(),
+                imm: cur.imm.clone(),
+                version: Arc::new(version),
+            });
+        }
+
+        // 4. Flush what the WAL held, so its segments can go; then drop unreferenced files.
+        while !inner.current().imm.is_empty() {
+            inner.flush_oldest()?;
+        }
+        inner.delete_obsolete_files();
+
+        let db = Db {
+            _closer: Arc::new(Closer(inner.clone())),
+            inner,
+        };
+        db.inner.start_background();
+        Ok(db)
     }
 
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
@@ -154,48 +599,71 @@ impl Db {
     }
 
     pub fn get_cf(&self, cf: &ColumnFamily, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.inner.map.lock().get(&(cf.id(), key.to_vec())).cloned())
+        self.check_open()?;
+        let seq = self.inner.visible_seq.load(Ordering::SeqCst);
+        self.inner.get_at(cf.id(), key, seq)
     }
 
-    /// Applies `batch` atomically: after a crash, all of it or none of it is there. Durable
-    /// before it returns when `Options::sync` is set.
+    /// Applies `batch` atomically: after a crash, all of it or none of it is there. With
+    /// `Options::sync` (the default) it is durable (fsynced, shared with concurrent writers)
+    /// before this returns.
     pub fn write(&self, batch: WriteBatch) -> Result<()> {
+        self.write_opt(batch, self.inner.opts.sync)
+    }
+
+    /// [`Db::write`] with an explicit durability choice for this batch.
+    pub fn write_opt(&self, batch: WriteBatch, sync: bool) -> Result<()> {
         batch.validate()?;
-        let mut m = self.inner.map.lock();
-        let map = Arc::make_mut(&mut m);
-        for e in batch.iter() {
-            match e.kind {
-                ValueKind::Put => {
-                    map.insert((e.cf_id, e.key.to_vec()), e.value.to_vec());
-                }
-                ValueKind::Delete => {
-                    map.remove(&(e.cf_id, e.key.to_vec()));
+        {
+            let cfs = self.inner.cfs.read();
+            for e in batch.iter() {
+                if !cfs.values().any(|c| c.id() == e.cf_id) {
+                    return Err(Error::ColumnFamilyNotFound(format!("id {}", e.cf_id)));
                 }
             }
         }
-        *self.inner.seq.lock() += batch.len() as u64;
-        Ok(())
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.inner.write_batch(batch, sync)
     }
 
     /// Returns the column family `name`, creating it (durably) if it does not exist.
     pub fn create_cf(&self, name: &str) -> Result<ColumnFamily> {
-        let mut cfs = self.inner.cfs.lock();
-        if let Some(cf) = cfs.iter().find(|c| c.name() == name) {
+        self.inner.check_writable()?;
+        if name.is_empty() {
+            return Err(Error::InvalidArgument("column family name is empty".into()));
+        }
+        let mut vs = self.inner.versions.lock();
+        if let Some(cf) = self.inner.cfs.read().get(name) {
             return Ok(cf.clone());
         }
-        let cf = ColumnFamily::new(cfs.len() as u32, name);
-        cfs.push(cf.clone());
+        let id = vs.levels.keys().max().map_or(0, |m| m + 1);
+        let edit = VersionEdit {
+            new_cfs: vec![(id, name.to_string())],
+            ..Default::default()
+        };
+        self.inner
+            .log_and_apply(&mut vs, edit, |cur, v| SuperVersion {
+                mem: cur.mem.clone(),
+                imm: cur.imm.clone(),
+                version: v,
+            })?;
+        let cf = ColumnFamily::new(id, name);
+        self.inner.cfs.write().insert(name.to_string(), cf.clone());
         Ok(cf)
     }
 
     /// The column family `name`, if it exists.
     pub fn cf(&self, name: &str) -> Option<ColumnFamily> {
-        self.inner.cfs.lock().iter().find(|c| c.name() == name).cloned()
+        self.inner.cfs.read().get(name).cloned()
     }
 
     /// Names of all column families.
     pub fn cf_names(&self) -> Vec<String> {
-        self.inner.cfs.lock().iter().map(|c| c.name().to_string()).collect()
+        let mut v: Vec<_> = self.inner.cfs.read().keys().cloned().collect();
+        v.sort();
+        v
     }
 
     /// The `default` column family.
@@ -205,15 +673,20 @@ impl Db {
 
     /// A read view of the database as of now.
     pub fn snapshot(&self) -> Snapshot {
+        // Registered before reading visible_seq can move past it is unnecessary: a newer
+        // snapshot only needs the newest versions, which compaction always keeps.
+        let mut snaps = self.inner.snapshots.lock();
+        let seq = self.inner.visible_seq.load(Ordering::SeqCst);
+        *snaps.entry(seq).or_insert(0) += 1;
         Snapshot {
-            map: self.inner.map.lock().clone(),
-            seq: *self.inner.seq.lock(),
+            db: self.clone(),
+            seq,
         }
     }
 
     /// Keys and values of the default column family within `range`, in key order.
     pub fn scan<K: AsRef<[u8]>>(&self, range: impl RangeBounds<K>) -> Result<DbIterator> {
-        self.snapshot().scan(range)
+        self.scan_cf(&self.default_cf(), range)
     }
 
     /// Keys and values of `cf` within `range`, in key order.
@@ -222,43 +695,106 @@ impl Db {
         cf: &ColumnFamily,
         range: impl RangeBounds<K>,
     ) -> Result<DbIterator> {
-        self.snapshot().scan_cf(cf, range)
+        self.check_open()?;
+        let (s, e) = bounds(&range);
+        let seq = self.inner.visible_seq.load(Ordering::SeqCst);
+        Ok(self.inner.iter_at(cf.id(), seq, s, e, None))
     }
 
     /// Keys and values of `cf` starting with `prefix`, in key order.
     pub fn scan_prefix_cf(&self, cf: &ColumnFamily, prefix: &[u8]) -> Result<DbIterator> {
-        self.snapshot().scan_prefix_cf(cf, prefix)
+        self.check_open()?;
+        let seq = self.inner.visible_seq.load(Ordering::SeqCst);
+        Ok(self.inner.iter_at(
+            cf.id(),
+            seq,
+            Bound::Included(prefix.to_vec()),
+            Bound::Unbounded,
+            Some(prefix.to_vec()),
+        ))
     }
 
-    /// Writes every memtable to an SSTable and waits for it.
+    /// Writes every memtable to SSTables and waits for it.
     pub fn flush(&self) -> Result<()> {
-        Ok(())
+        self.check_open()?;
+        self.inner.flush_all()
     }
 
-    /// Compacts the tables overlapping `[start, end]` (None = unbounded) down the levels and
-    /// waits for it.
+    /// Compacts the tables overlapping `[start, end]` (None = unbounded) down to the last level
+    /// and waits for it.
     pub fn compact_range(&self, start: Option<&[u8]>, end: Option<&[u8]>) -> Result<()> {
-        let _ = (start, end);
-        Ok(())
+        self.check_open()?;
+        self.inner.flush_all()?;
+        self.inner.compact_range(start, end)
     }
 
     /// Engine statistics.
     pub fn stats(&self) -> DbStats {
+        let inner = &self.inner;
+        let c = &inner.counters;
+        let sv = inner.current();
+        let mut levels = vec![LevelStats::default(); inner.opts.num_levels];
+        for cf in sv.version.cfs.values() {
+            for (i, files) in cf.levels.iter().enumerate() {
+                if let Some(l) = levels.get_mut(i) {
+                    l.files += files.len();
+                    l.bytes += files.iter().map(|t| t.meta.size).sum::<u64>();
+                }
+            }
+        }
+        let user = Counters::get(&c.user_bytes);
+        let wal = Counters::get(&c.wal_bytes);
+        let flush = Counters::get(&c.flush_bytes);
+        let comp = Counters::get(&c.compaction_bytes);
         DbStats {
-            last_sequence: *self.inner.seq.lock(),
-            levels: vec![LevelStats::default(); 7],
-            ..Default::default()
+            live_sst_bytes: levels.iter().map(|l| l.bytes).sum(),
+            levels,
+            write_amplification: if user == 0 {
+                0.0
+            } else {
+                (wal + flush + comp) as f64 / user as f64
+            },
+            user_bytes_written: user,
+            wal_bytes_written: wal,
+            flush_bytes_written: flush,
+            compaction_bytes_written: comp,
+            memtable_bytes: (sv.mem.bytes() + sv.imm.iter().map(|g| g.bytes()).sum::<usize>())
+                as u64,
+            immutable_memtables: sv.imm.len(),
+            flushes: Counters::get(&c.flushes),
+            compactions: Counters::get(&c.compactions),
+            write_stalls: Counters::get(&c.stalls),
+            stall_micros: Counters::get(&c.stall_micros),
+            wal_syncs: Counters::get(&c.wal_syncs),
+            wal_sync_micros: Counters::get(&c.wal_sync_micros),
+            last_sequence: inner.visible_seq.load(Ordering::SeqCst),
+            block_cache_bytes: inner.cache.usage_bytes(),
+            block_cache_hits: inner.cache.hits(),
+            block_cache_misses: inner.cache.misses(),
+            poisoned: inner.poisoned.lock().clone(),
         }
     }
 
     /// `Err(Poisoned)` once a failed persist has made the database refuse writes.
     pub fn health(&self) -> Result<()> {
-        Ok(())
+        self.inner.check_writable()
     }
 
-    /// Flushes nothing, waits for background work to stop and releases the directory lock.
-    /// Dropping the last handle does the same; `close` reports errors.
+    /// Waits for background work to stop, syncs the WAL and refuses further calls. Dropping the
+    /// last handle does the same; `close` reports errors.
     pub fn close(&self) -> Result<()> {
+        self.inner.shutdown()
+    }
+
+    /// The directory this database lives in.
+    pub fn path(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
         Ok(())
     }
 }
@@ -270,15 +806,16 @@ impl Snapshot {
     }
 
     pub fn get_cf(&self, cf: &ColumnFamily, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.map.get(&(cf.id(), key.to_vec())).cloned())
+        self.db.check_open()?;
+        self.db.inner.get_at(cf.id(), key, self.seq)
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.get_cf(&ColumnFamily::new(DEFAULT_CF_ID, DEFAULT_CF_NAME), key)
+        self.get_cf(&self.db.default_cf(), key)
     }
 
     pub fn scan<K: AsRef<[u8]>>(&self, range: impl RangeBounds<K>) -> Result<DbIterator> {
-        self.scan_cf(&ColumnFamily::new(DEFAULT_CF_ID, DEFAULT_CF_NAME), range)
+        self.scan_cf(&self.db.default_cf(), range)
     }
 
     pub fn scan_cf<K: AsRef<[u8]>>(
@@ -286,26 +823,38 @@ impl Snapshot {
         cf: &ColumnFamily,
         range: impl RangeBounds<K>,
     ) -> Result<DbIterator> {
-        let (s, e) = to_bounds(&range);
-        Ok(scan_map(&self.map, cf.id(), s, e))
+        self.db.check_open()?;
+        let (s, e) = bounds(&range);
+        Ok(self.db.inner.iter_at(cf.id(), self.seq, s, e, None))
     }
 
     pub fn scan_prefix_cf(&self, cf: &ColumnFamily, prefix: &[u8]) -> Result<DbIterator> {
-        let p = prefix.to_vec();
-        let it = scan_map(&self.map, cf.id(), Bound::Included(p.clone()), Bound::Unbounded);
-        let items: Vec<_> = it
-            .items
-            .take_while(|(k, _)| k.starts_with(&p))
-            .collect();
-        Ok(DbIterator {
-            items: items.into_iter(),
-        })
+        self.db.check_open()?;
+        Ok(self.db.inner.iter_at(
+            cf.id(),
+            self.seq,
+            Bound::Included(prefix.to_vec()),
+            Bound::Unbounded,
+            Some(prefix.to_vec()),
+        ))
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        let mut snaps = self.db.inner.snapshots.lock();
+        if let Some(n) = snaps.get_mut(&self.seq) {
+            *n -= 1;
+            if *n == 0 {
+                snaps.remove(&self.seq);
+            }
+        }
     }
 }
 
 #[allow(dead_code)]
-fn _assert_send_sync() {
+fn assert_send_sync() {
     fn f<T: Send + Sync>() {}
     f::<Db>();
-    let _ = Error::Closed;
+    f::<Snapshot>();
 }

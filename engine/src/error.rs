@@ -38,7 +38,9 @@ impl Error {
     pub fn is_disk_full(&self) -> bool {
         match self {
             Error::Storage(e) => e.is_disk_full(),
-            Error::Poisoned { reason } => reason.contains("No space") || reason.contains("no space"),
+            Error::Poisoned { reason } => {
+                reason.contains("No space") || reason.contains("no space")
+            }
             _ => false,
         }
     }

@@ -24,7 +24,10 @@ mod tests {
 
     #[test]
     fn parts_equal_whole() {
-        assert_eq!(xxh3(b"hello world"), xxh3_parts(&[b"hello", b" ", b"world"]));
+        assert_eq!(
+            xxh3(b"hello world"),
+            xxh3_parts(&[b"hello", b" ", b"world"])
+        );
         assert_ne!(xxh3(b"hello world"), xxh3(b"hello worle"));
     }
 }

@@ -60,14 +60,18 @@ impl Error {
 
     /// True for errors that mean stored data is damaged (as opposed to a failing device).
     pub fn is_corruption(&self) -> bool {
-        matches!(self, Error::Corruption { .. } | Error::ChecksumMismatch { .. })
+        matches!(
+            self,
+            Error::Corruption { .. } | Error::ChecksumMismatch { .. }
+        )
     }
 
     /// True when the underlying device reported that it is out of space.
     pub fn is_disk_full(&self) -> bool {
         match self {
             Error::Io { source, .. } => {
-                source.kind() == std::io::ErrorKind::StorageFull || source.raw_os_error() == Some(28)
+                source.kind() == std::io::ErrorKind::StorageFull
+                    || source.raw_os_error() == Some(28)
             }
             _ => false,
         }

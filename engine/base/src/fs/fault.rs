@@ -87,7 +87,10 @@ fn stale() -> io::Error {
 }
 
 fn not_found(p: &Path) -> io::Error {
-    io::Error::new(io::ErrorKind::NotFound, format!("{} not found", p.display()))
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("{} not found", p.display()),
+    )
 }
 
 impl FaultFs {
@@ -172,7 +175,11 @@ impl FaultFs {
 
     /// The live length of a file.
     pub fn file_len(&self, path: &Path) -> Option<usize> {
-        self.state.lock().live.get(path).map(|i| i.lock().data.len())
+        self.state
+            .lock()
+            .live
+            .get(path)
+            .map(|i| i.lock().data.len())
     }
 }
 

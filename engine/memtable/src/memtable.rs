@@ -1,0 +1,155 @@
+//! [`MemTable`]: concurrent inserts, snapshot point lookups and size accounting.
+//!
+//! Invariants:
+//! - the skiplist holds each `(user_key, seq)` at most once: the engine gives every write in a
+//!   batch its own sequence number, so a second insert of the same pair is a caller bug (it
+//!   replaces the value and makes [`MemTable::approximate_bytes`] over-count);
+//! - entries are never removed: a memtable only grows until it is frozen and flushed, which is
+//!   what lets iterators step by re-searching from an owned copy of their last key.
+
+use std::ops::Bound;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crossbeam_skiplist::SkipMap;
+use kvstore_base::{SeqNo, ValueKind};
+
+use crate::iterator::MemTableIterator;
+use crate::key::{KeyView, MemKey, Probe};
+
+/// Bytes charged per entry on top of its key and value: the skiplist node and its tower of
+/// pointers, two `Vec` headers, the sequence number and kind. An estimate; it only has to make
+/// many tiny entries count toward the flush threshold.
+pub const ENTRY_OVERHEAD_BYTES: usize = 64;
+
+/// A sorted, concurrent, in-memory table of internal entries. `Send + Sync`: share it in an `Arc`.
+pub struct MemTable {
+    /// Internal key -> value (empty for tombstones), in internal-key order.
+    pub(crate) map: SkipMap<MemKey, Vec<u8>>,
+    /// Sum over entries of key + value + [`ENTRY_OVERHEAD_BYTES`]. Relaxed: it is a flush
+    /// heuristic, read after the fact, never used to order memory accesses.
+    bytes: AtomicUsize,
+}
+
+impl Default for MemTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for MemTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemTable")
+            .field("len", &self.len())
+            .field("approximate_bytes", &self.approximate_bytes())
+            .finish()
+    }
+}
+
+impl MemTable {
+    pub fn new() -> Self {
+        MemTable {
+            map: SkipMap::new(),
+            bytes: AtomicUsize::new(0),
+        }
+    }
+
+    /// Inserts one entry. Safe to call from many threads at once. `(user_key, seq)` must be new.
+    pub fn insert(&self, user_key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) {
+        let charge = user_key.len() + value.len() + ENTRY_OVERHEAD_BYTES;
+        let key = MemKey {
+            user_key: user_key.to_vec(),
+            seq,
+            kind,
+        };
+        self.map.insert(key, value.to_vec());
+        self.bytes.fetch_add(charge, Ordering::Relaxed);
+    }
+
+    /// The newest entry of `user_key` with `seq <= snapshot_seq`; a tombstone is returned as
+    /// `ValueKind::Delete` (so the caller stops looking in older sources), `None` when the
+    /// memtable holds no visible version.
+    pub fn get(&self, user_key: &[u8], snapshot_seq: SeqNo) -> Option<(SeqNo, ValueKind, Vec<u8>)> {
+        // `Put` is the largest kind, so (key, snapshot, Put) is the smallest internal key with
+        // this user key and seq <= snapshot: the first entry at or after it is the answer.
+        let probe = Probe {
+            user_key,
+            seq: snapshot_seq,
+            kind: ValueKind::Put,
+        };
+        let entry = self
+            .map
+            .lower_bound(Bound::Included(&probe as &dyn KeyView))?;
+        let k = entry.key();
+        (k.user_key == user_key).then(|| (k.seq, k.kind, entry.value().clone()))
+    }
+
+    /// Keys + values + per-entry overhead of everything inserted so far.
+    pub fn approximate_bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Number of entries (versions, not distinct user keys).
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// A cursor over all entries in internal-key order. It holds an `Arc` of the memtable, so it
+    /// may outlive the caller's handle (e.g. while the memtable is flushed). Unpositioned until
+    /// `seek_to_first` or `seek`.
+    pub fn iter(self: &Arc<Self>) -> MemTableIterator {
+        MemTableIterator::new(Arc::clone(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn get_respects_snapshots_and_tombstones() {
+        let m = MemTable::new();
+        m.insert(b"k", 3, ValueKind::Put, b"v3");
+        m.insert(b"k", 5, ValueKind::Delete, b"");
+        m.insert(b"k", 7, ValueKind::Put, b"v7");
+        m.insert(b"j", 9, ValueKind::Put, b"j9");
+        m.insert(b"ka", 1, ValueKind::Put, b"ka1");
+        assert_eq!(m.get(b"k", 2), None);
+        assert_eq!(m.get(b"k", 3), Some((3, ValueKind::Put, b"v3".to_vec())));
+        assert_eq!(m.get(b"k", 4), Some((3, ValueKind::Put, b"v3".to_vec())));
+        assert_eq!(m.get(b"k", 5), Some((5, ValueKind::Delete, Vec::new())));
+        assert_eq!(m.get(b"k", 6), Some((5, ValueKind::Delete, Vec::new())));
+        assert_eq!(
+            m.get(b"k", u64::MAX),
+            Some((7, ValueKind::Put, b"v7".to_vec()))
+        );
+        assert_eq!(m.get(b"j", 8), None);
+        assert_eq!(m.get(b"missing", u64::MAX), None);
+        // A key that is a prefix of another must not match it.
+        assert_eq!(m.get(b"kb", u64::MAX), None);
+    }
+
+    #[test]
+    fn size_accounting_counts_keys_values_and_overhead() {
+        let m = MemTable::new();
+        assert!(m.is_empty());
+        assert_eq!(m.approximate_bytes(), 0);
+        m.insert(b"abc", 1, ValueKind::Put, b"12345");
+        m.insert(b"abc", 2, ValueKind::Delete, b"");
+        assert_eq!(m.len(), 2);
+        assert!(!m.is_empty());
+        assert_eq!(m.approximate_bytes(), 3 + 5 + 3 + 2 * ENTRY_OVERHEAD_BYTES);
+    }
+
+    #[test]
+    fn memtable_and_iterator_are_send_and_sync() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<MemTable>();
+        send::<MemTableIterator>();
+    }
+}

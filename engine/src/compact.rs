@@ -1,0 +1,219 @@
+//! Compaction execution: runs the tasks the pure picker (`kvstore-compaction`) chooses.
+//!
+//! Crash reasoning: outputs are written and fsynced under fresh numbers and their names synced
+//! before the manifest edit that swaps inputs for outputs; a crash before that edit leaves the
+//! inputs in force and the outputs unreferenced (deleted at the next open). Inputs are deleted
+//! only after the edit is durable.
+
+use crate::db::{DbInner, SuperVersion};
+use crate::error::Result;
+use crate::filenames::table_path;
+use crate::iter::BoxedIter;
+use crate::manifest::{AddedFile, VersionEdit};
+use crate::stats::Counters;
+use kvstore_base::Error as BaseError;
+use kvstore_compaction::{
+    manual_compaction, CompactionIterator, CompactionStrategy, CompactionTask, LeveledStrategy,
+    LevelsView, MergingIterator, PickerOptions,
+};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+impl DbInner {
+    fn picker_options(&self) -> PickerOptions {
+        PickerOptions {
+            l0_compaction_trigger: self.opts.l0_compaction_trigger,
+            max_bytes_for_level_base: self.opts.max_bytes_for_level_base,
+            level_size_multiplier: self.opts.level_size_multiplier,
+            num_levels: self.opts.num_levels,
+            target_file_size_bytes: self.opts.target_file_size_bytes,
+        }
+    }
+
+    /// Picks the most urgent task over all column families and runs it. False if none.
+    fn compact_once(&self) -> Result<bool> {
+        let _one = self.compaction_lock.lock();
+        let levels = self.versions.lock().levels.clone();
+        let busy = HashSet::new();
+        let opts = self.picker_options();
+        let best = levels
+            .iter()
+            .filter_map(|(cf, c)| {
+                let view = LevelsView {
+                    levels: &c.levels,
+                    busy: &busy,
+                };
+                LeveledStrategy.pick(&view, &opts).map(|t| (*cf, t))
+            })
+            .max_by(|a, b| a.1.score.total_cmp(&b.1.score));
+        match best {
+            Some((cf, task)) => {
+                self.run_compaction(cf, &task)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn run_compaction(&self, cf: u32, task: &CompactionTask) -> Result<()> {
+        let mut edit = VersionEdit::default();
+        for f in &task.inputs {
+            edit.deleted.push((cf, task.input_level, f.number));
+        }
+        for f in &task.overlapping {
+            edit.deleted.push((cf, task.output_level, f.number));
+        }
+        let mut written = 0;
+        if task.trivial_move {
+            for f in &task.inputs {
+                edit.added.push(AddedFile {
+                    cf,
+                    level: task.output_level,
+                    meta: f.clone(),
+                });
+            }
+        } else {
+            let sv = self.current();
+            let wanted: HashSet<u64> = task
+                .inputs
+                .iter()
+                .chain(task.overlapping.iter())
+                .map(|f| f.number)
+                .collect();
+            let mut children: Vec<BoxedIter> = Vec::new();
+            if let Some(c) = sv.version.cfs.get(&cf) {
+                for t in c.levels.iter().flatten() {
+                    if wanted.contains(&t.meta.number) {
+                        children.push(Box::new(t.reader.iter()));
+                    }
+                }
+            }
+            let merged = MergingIterator::new(children);
+            let mut it = CompactionIterator::new(merged, self.snapshot_list(), task.bottommost);
+            let outputs = self.write_tables(&mut it, self.opts.target_file_size_bytes)?;
+            if !outputs.is_empty() {
+                // IMPORTANT: output names durable before the manifest refers to them.
+                self.fs.sync_dir(&self.dir).map_err(|e| {
+                    BaseError::io(format!("fsync directory {}", self.dir.display()), e)
+                })?;
+            }
+            for meta in outputs {
+                written += meta.size;
+                edit.added.push(AddedFile {
+                    cf,
+                    level: task.output_level,
+                    meta,
+                });
+            }
+        }
+        {
+            let mut vs = self.versions.lock();
+            self.log_and_apply(&mut vs, edit, |cur, v| SuperVersion {
+                mem: cur.mem.clone(),
+                imm: cur.imm.clone(),
+                version: v,
+            })?;
+        }
+        if !task.trivial_move {
+            for f in task.inputs.iter().chain(task.overlapping.iter()) {
+                self.cache.evict_file(f.number);
+                // Readers still holding the old version keep their open handles.
+                let _ = self.fs.remove_file(&table_path(&self.dir, f.number));
+            }
+        }
+        Counters::add(&self.counters.compactions, 1);
+        Counters::add(&self.counters.compaction_bytes, written);
+        self.bg_cv.notify_all();
+        Ok(())
+    }
+
+    /// Compacts everything overlapping `[start, end]` level by level down to the last
+    /// non-empty level (at least L1), so shadowed versions and tombstones are dropped.
+    pub(crate) fn compact_range(&self, start: Option<&[u8]>, end: Option<&[u8]>) -> Result<()> {
+        let _one = self.compaction_lock.lock();
+        let opts = self.picker_options();
+        let cfs: Vec<u32> = self.versions.lock().levels.keys().copied().collect();
+        let busy = HashSet::new();
+        for cf in cfs {
+            let last_nonempty = {
+                let vs = self.versions.lock();
+                vs.levels
+                    .get(&cf)
+                    .and_then(|c| c.levels.iter().rposition(|l| !l.is_empty()))
+                    .unwrap_or(0)
+            };
+            for level in 0..last_nonempty.max(1).min(opts.num_levels - 1) {
+                loop {
+                    self.check_writable()?;
+                    let levels = self.versions.lock().levels.clone();
+                    let Some(c) = levels.get(&cf) else { break };
+                    let view = LevelsView {
+                        levels: &c.levels,
+                        busy: &busy,
+                    };
+                    match manual_compaction(&view, level, start, end, &opts) {
+                        Some(task) => self.run_compaction(cf, &task)?,
+                        None => break,
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The compaction thread: runs tasks while any level is over its target.
+    pub(crate) fn compaction_loop(self: &Arc<Self>) {
+        loop {
+            {
+                let mut g = self.bg.lock();
+                if g.shutting_down {
+                    return;
+                }
+                if !g.compaction_wanted {
+                    self.bg_cv.wait_for(&mut g, Duration::from_millis(500));
+                }
+                if g.shutting_down {
+                    return;
+                }
+                g.compaction_wanted = false;
+            }
+            if self.poisoned.lock().is_some() {
+                continue;
+            }
+            loop {
+                if self.bg.lock().shutting_down {
+                    return;
+                }
+                match self.compact_once() {
+                    Ok(true) => continue,
+                    Ok(false) => break,
+                    Err(e) => {
+                        self.poison(format!("compaction failed: {e}"));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) fn start_background(self: &Arc<Self>) {
+        let mut threads = self.threads.lock();
+        let me = self.clone();
+        if let Ok(t) = std::thread::Builder::new()
+            .name("kvstore-flush".into())
+            .spawn(move || me.flush_loop())
+        {
+            threads.push(t);
+        }
+        for i in 0..self.opts.compaction_threads.max(1) {
+            let me = self.clone();
+            if let Ok(t) = std::thread::Builder::new()
+                .name(format!("kvstore-compact-{i}"))
+                .spawn(move || me.compaction_loop())
+            {
+                threads.push(t);
+            }
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! The manifest: an append-only log of [`VersionEdit`]s, and `CURRENT`, which names it.
+//!
+//! Replaying every edit of the manifest named by `CURRENT` rebuilds the set of live tables per
+//! column family and level, the next file number, the last sequence number and the oldest WAL
+//! segment still needed. Byte layout: `docs/formats/manifest.md`; records are framed as in
+//! [`crate::record`].
+//!
+//! Crash reasoning: an edit takes effect only once its record is fsynced; a torn last record is
+//! an edit that never took effect (its tables are then unreferenced and deleted at open). A new
+//! manifest becomes live only when the `CURRENT` rename is made durable by a directory sync.
+
+use crate::filenames::{current_path, manifest_path, temp_path};
+use crate::record::{encode_header, encode_record, read_log};
+use kvstore_base::coding::{get_bytes, get_varint, put_bytes, put_varint};
+use kvstore_base::fs::{FileSystem, WritableFile};
+use kvstore_base::{Error, Result, SeqNo};
+use kvstore_compaction::FileMeta;
+use std::path::{Path, PathBuf};
+
+/// Magic number at the start of every manifest.
+pub const MANIFEST_MAGIC: &[u8; 8] = b"KVSTMANI";
+
+const TAG_NEXT_FILE: u64 = 1;
+const TAG_LAST_SEQ: u64 = 2;
+const TAG_LOG_NUMBER: u64 = 3;
+const TAG_NEW_CF: u64 = 4;
+const TAG_ADD_FILE: u64 = 5;
+const TAG_DELETE_FILE: u64 = 6;
+
+/// A table added to a level of a column family.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddedFile {
+    pub cf: u32,
+    pub level: usize,
+    pub meta: FileMeta,
+}
+
+/// One atomic change to the set of live files and counters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VersionEdit {
+    pub next_file_number: Option<u64>,
+    pub last_seq: Option<SeqNo>,
+    /// WAL segments numbered below this hold nothing that is not in tables.
+    pub log_number: Option<u64>,
+    pub new_cfs: Vec<(u32, String)>,
+    pub added: Vec<AddedFile>,
+    /// `(cf, level, file number)`.
+    pub deleted: Vec<(u32, usize, u64)>,
+}
+
+impl VersionEdit {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::new();
+        if let Some(n) = self.next_file_number {
+            put_varint(&mut b, TAG_NEXT_FILE);
+            put_varint(&mut b, n);
+        }
+        if let Some(n) = self.last_seq {
+            put_varint(&mut b, TAG_LAST_SEQ);
+            put_varint(&mut b, n);
+        }
+        if let Some(n) = self.log_number {
+            put_varint(&mut b, TAG_LOG_NUMBER);
+            put_varint(&mut b, n);
+        }
+        for (id, name) in &self.new_cfs {
+            put_varint(&mut b, TAG_NEW_CF);
+            put_varint(&mut b, *id as u64);
+            put_bytes(&mut b, name.as_bytes());
+        }
+        for f in &self.added {
+            put_varint(&mut b, TAG_ADD_FILE);
+            put_varint(&mut b, f.cf as u64);
+            put_varint(&mut b, f.level as u64);
+            put_varint(&mut b, f.meta.number);
+            put_varint(&mut b, f.meta.size);
+            put_bytes(&mut b, &f.meta.smallest);
+            put_bytes(&mut b, &f.meta.largest);
+            put_varint(&mut b, f.meta.smallest_seq);
+            put_varint(&mut b, f.meta.largest_seq);
+        }
+        for (cf, level, n) in &self.deleted {
+            put_varint(&mut b, TAG_DELETE_FILE);
+            put_varint(&mut b, *cf as u64);
+            put_varint(&mut b, *level as u64);
+            put_varint(&mut b, *n);
+        }
+        b
+    }
+
+    /// Decodes an edit; `Err(reason)` for anything malformed or unknown.
+    pub fn decode(mut s: &[u8]) -> std::result::Result<VersionEdit, String> {
+        let mut e = VersionEdit::default();
+        let v = |s: &mut &[u8], what: &str| get_varint(s).ok_or(format!("truncated {what}"));
+        let small =
+            |x: u64, what: &str| u32::try_from(x).map_err(|_| format!("{what} {x} out of range"));
+        while !s.is_empty() {
+            match v(&mut s, "tag")? {
+                TAG_NEXT_FILE => e.next_file_number = Some(v(&mut s, "next file number")?),
+                TAG_LAST_SEQ => e.last_seq = Some(v(&mut s, "last sequence")?),
+                TAG_LOG_NUMBER => e.log_number = Some(v(&mut s, "log number")?),
+                TAG_NEW_CF => {
+                    let id = small(v(&mut s, "cf id")?, "cf id")?;
+                    let name = get_bytes(&mut s).ok_or("truncated cf name")?;
+                    let name = std::str::from_utf8(name).map_err(|_| "cf name not UTF-8")?;
+                    e.new_cfs.push((id, name.to_string()));
+                }
+                TAG_ADD_FILE => {
+                    let cf = small(v(&mut s, "cf id")?, "cf id")?;
+                    let level = small(v(&mut s, "level")?, "level")? as usize;
+                    let number = v(&mut s, "file number")?;
+                    let size = v(&mut s, "file size")?;
+                    let smallest = get_bytes(&mut s).ok_or("truncated smallest key")?.to_vec();
+                    let largest = get_bytes(&mut s).ok_or("truncated largest key")?.to_vec();
+                    let smallest_seq = v(&mut s, "smallest seq")?;
+                    let largest_seq = v(&mut s, "largest seq")?;
+                    e.added.push(AddedFile {
+                        cf,
+                        level,
+                        meta: FileMeta {
+                            number,
+                            size,
+                            smallest,
+                            largest,
+                            smallest_seq,
+                            largest_seq,
+                        },
+                    });
+                }
+                TAG_DELETE_FILE => {
+                    let cf = small(v(&mut s, "cf id")?, "cf id")?;
+                    let level = small(v(&mut s, "level")?, "level")? as usize;
+                    let n = v(&mut s, "file number")?;
+                    e.deleted.push((cf, level, n));
+                }
+                t => return Err(format!("unknown edit tag {t}")),
+            }
+        }
+        Ok(e)
+    }
+}
+
+/// The live manifest, appended to as edits are made.
+pub struct ManifestWriter {
+    number: u64,
+    path: PathBuf,
+    file: Box<dyn WritableFile>,
+}
+
+impl ManifestWriter {
+    /// Writes a new manifest `number` holding `snapshot` (the whole current state), then points
+    /// `CURRENT` at it. Only when this returns is the new manifest the live one.
+    pub fn create(
+        fs: &dyn FileSystem,
+        dir: &Path,
+        number: u64,
+        snapshot: &VersionEdit,
+    ) -> Result<ManifestWriter> {
+        let path = manifest_path(dir, number);
+        let io = |what: &str, p: &Path, e| Error::io(format!("{what} {}", p.display()), e);
+        let mut file = fs.create(&path).map_err(|e| io("create", &path, e))?;
+        let mut buf = encode_header(MANIFEST_MAGIC).to_vec();
+        encode_record(&mut buf, &snapshot.encode());
+        file.append(&buf).map_err(|e| io("write", &path, e))?;
+        // IMPORTANT: the manifest's content must be durable before CURRENT can name it.
+        file.sync().map_err(|e| io("fsync", &path, e))?;
+
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let tmp = temp_path(dir, number);
+        let mut t = fs.create(&tmp).map_err(|e| io("create", &tmp, e))?;
+        t.append(format!("{name}\n").as_bytes())
+            .map_err(|e| io("write", &tmp, e))?;
+        // IMPORTANT: CURRENT's new content is synced before the rename makes it visible, and the
+        // rename is synced (directory fsync) before anything depends on the new manifest. A
+        // crash before the directory sync leaves the old CURRENT and the old manifest in force.
+        t.sync().map_err(|e| io("fsync", &tmp, e))?;
+        let cur = current_path(dir);
+        fs.rename(&tmp, &cur)
+            .map_err(|e| io("rename to", &cur, e))?;
+        fs.sync_dir(dir)
+            .map_err(|e| io("fsync directory", dir, e))?;
+        Ok(ManifestWriter { number, path, file })
+    }
+
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    pub fn size(&self) -> u64 {
+        self.file.size()
+    }
+
+    /// Appends `edit` and fsyncs it: when this returns `Ok`, the edit survives any crash.
+    pub fn append(&mut self, edit: &VersionEdit) -> Result<()> {
+        let mut buf = Vec::new();
+        encode_record(&mut buf, &edit.encode());
+        let p = &self.path;
+        self.file
+            .append(&buf)
+            .map_err(|e| Error::io(format!("append to {}", p.display()), e))?;
+        // IMPORTANT: an edit is in force only once synced; callers install it after this.
+        self.file
+            .sync()
+            .map_err(|e| Error::io(format!("fsync {}", p.display()), e))
+    }
+}
+
+/// Reads `CURRENT` and returns the live manifest's path.
+pub fn read_current(fs: &dyn FileSystem, dir: &Path) -> Result<PathBuf> {
+    let cur = current_path(dir);
+    let data = fs
+        .read_all(&cur)
+        .map_err(|e| Error::io(format!("read {}", cur.display()), e))?;
+    let name = std::str::from_utf8(&data)
+        .ok()
+        .and_then(|s| s.strip_suffix('\n'))
+        .filter(|s| {
+            matches!(
+                crate::filenames::parse(s),
+                Some(crate::filenames::FileKind::Manifest(_))
+            )
+        })
+        .ok_or_else(|| Error::corruption(&cur, 0, "CURRENT does not name a manifest"))?;
+    Ok(dir.join(name))
+}
+
+/// Reads every edit of the manifest at `path`, in order.
+pub fn read_edits(fs: &dyn FileSystem, path: &Path) -> Result<Vec<VersionEdit>> {
+    let data = fs
+        .read_all(path)
+        .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+    let mut edits = Vec::new();
+    read_log(path, &data, MANIFEST_MAGIC, true, |offset, payload| {
+        let e = VersionEdit::decode(payload)
+            .map_err(|why| Error::corruption(path, offset, format!("bad version edit: {why}")))?;
+        edits.push(e);
+        Ok(())
+    })?;
+    if edits.is_empty() {
+        return Err(Error::corruption(path, 0, "manifest holds no edit"));
+    }
+    Ok(edits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kvstore_base::fs::FaultFs;
+
+    fn sample() -> VersionEdit {
+        VersionEdit {
+            next_file_number: Some(9),
+            last_seq: Some(1234),
+            log_number: Some(7),
+            new_cfs: vec![(1, "inverted".into())],
+            added: vec![AddedFile {
+                cf: 1,
+                level: 2,
+                meta: FileMeta {
+                    number: 8,
+                    size: 4096,
+                    smallest: b"a".to_vec(),
+                    largest: b"z".to_vec(),
+                    smallest_seq: 3,
+                    largest_seq: 99,
+                },
+            }],
+            deleted: vec![(0, 0, 5)],
+        }
+    }
+
+    #[test]
+    fn edit_roundtrip() {
+        let e = sample();
+        assert_eq!(VersionEdit::decode(&e.encode()).unwrap(), e);
+    }
+
+    #[test]
+    fn edit_decode_rejects_garbage() {
+        let enc = sample().encode();
+        for cut in 1..enc.len() {
+            // Every strict prefix either fails or decodes to something different.
+            if let Ok(d) = VersionEdit::decode(&enc[..cut]) {
+                assert_ne!(d, sample());
+            }
+        }
+        assert!(VersionEdit::decode(&[99]).is_err());
+    }
+
+    #[test]
+    fn manifest_create_append_read() {
+        let fs = FaultFs::new();
+        let dir = Path::new("/db");
+        let mut m = ManifestWriter::create(&fs, dir, 1, &sample()).unwrap();
+        let e2 = VersionEdit {
+            last_seq: Some(2000),
+            ..Default::default()
+        };
+        m.append(&e2).unwrap();
+        fs.crash(None);
+        let p = read_current(&fs, dir).unwrap();
+        assert_eq!(p, manifest_path(dir, 1));
+        let edits = read_edits(&fs, &p).unwrap();
+        assert_eq!(edits, vec![sample(), e2]);
+    }
+}

@@ -1,0 +1,207 @@
+//! [`Version`]: the immutable set of live tables, per column family and level.
+//!
+//! Invariants: `levels[0]` is ordered newest first (by largest sequence number) and its tables
+//! may overlap; every deeper level is ordered by smallest key and its tables do not overlap in
+//! user keys. A `Version` is never changed: an edit yields a new one, and readers holding the
+//! old one keep a consistent view (the tables they read stay open while referenced).
+
+use crate::manifest::{AddedFile, VersionEdit};
+use kvstore_base::{Error, Result, SeqNo, ValueKind};
+use kvstore_compaction::FileMeta;
+use kvstore_sstable::TableReader;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+/// A live table: its metadata and its open reader.
+pub struct TableFile {
+    pub meta: FileMeta,
+    pub reader: Arc<TableReader>,
+}
+
+/// Metadata-only shape of one column family: name and per-level files.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CfLevels {
+    pub name: String,
+    pub levels: Vec<Vec<FileMeta>>,
+}
+
+/// Applies `edit` to metadata-only level state; the single place that interprets edits.
+pub fn apply_edit(
+    state: &mut BTreeMap<u32, CfLevels>,
+    edit: &VersionEdit,
+    num_levels: usize,
+) -> std::result::Result<(), String> {
+    for (id, name) in &edit.new_cfs {
+        state.entry(*id).or_insert_with(|| CfLevels {
+            name: name.clone(),
+            levels: vec![Vec::new(); num_levels],
+        });
+    }
+    for (cf, level, number) in &edit.deleted {
+        let c = state
+            .get_mut(cf)
+            .ok_or(format!("edit deletes a file of unknown column family {cf}"))?;
+        let l = c
+            .levels
+            .get_mut(*level)
+            .ok_or(format!("edit names level {level} past the last"))?;
+        let before = l.len();
+        l.retain(|f| f.number != *number);
+        if l.len() == before {
+            return Err(format!(
+                "edit deletes file {number} not in cf {cf} L{level}"
+            ));
+        }
+    }
+    for AddedFile { cf, level, meta } in &edit.added {
+        let c = state
+            .get_mut(cf)
+            .ok_or(format!("edit adds a file to unknown column family {cf}"))?;
+        let l = c
+            .levels
+            .get_mut(*level)
+            .ok_or(format!("edit names level {level} past the last"))?;
+        l.push(meta.clone());
+    }
+    for c in state.values_mut() {
+        sort_levels(&mut c.levels);
+    }
+    Ok(())
+}
+
+fn sort_levels(levels: &mut [Vec<FileMeta>]) {
+    if let Some(l0) = levels.first_mut() {
+        l0.sort_by(|a, b| {
+            b.largest_seq
+                .cmp(&a.largest_seq)
+                .then(b.number.cmp(&a.number))
+        });
+    }
+    for l in levels.iter_mut().skip(1) {
+        l.sort_by(|a, b| a.smallest.cmp(&b.smallest));
+    }
+}
+
+/// One column family's tables.
+#[derive(Clone)]
+pub struct CfVersion {
+    pub name: String,
+    pub levels: Vec<Vec<Arc<TableFile>>>,
+}
+
+/// The immutable set of live tables.
+#[derive(Clone, Default)]
+pub struct Version {
+    pub cfs: BTreeMap<u32, CfVersion>,
+}
+
+impl Version {
+    /// Builds a version from metadata, reusing readers of `prev` and opening the rest.
+    pub fn build(
+        state: &BTreeMap<u32, CfLevels>,
+        prev: Option<&Version>,
+        mut open: impl FnMut(&FileMeta) -> Result<Arc<TableReader>>,
+    ) -> Result<Version> {
+        let mut existing: HashMap<u64, Arc<TableFile>> = HashMap::new();
+        if let Some(p) = prev {
+            for c in p.cfs.values() {
+                for l in &c.levels {
+                    for t in l {
+                        existing.insert(t.meta.number, t.clone());
+                    }
+                }
+            }
+        }
+        let mut cfs = BTreeMap::new();
+        for (id, c) in state {
+            let mut levels = Vec::with_capacity(c.levels.len());
+            for l in &c.levels {
+                let mut files = Vec::with_capacity(l.len());
+                for m in l {
+                    let t = match existing.get(&m.number) {
+                        Some(t) => t.clone(),
+                        None => Arc::new(TableFile {
+                            meta: m.clone(),
+                            reader: open(m)?,
+                        }),
+                    };
+                    files.push(t);
+                }
+                levels.push(files);
+            }
+            cfs.insert(
+                *id,
+                CfVersion {
+                    name: c.name.clone(),
+                    levels,
+                },
+            );
+        }
+        Ok(Version { cfs })
+    }
+
+    /// Numbers of every live table.
+    pub fn live_files(&self) -> HashSet<u64> {
+        self.cfs
+            .values()
+            .flat_map(|c| c.levels.iter().flatten().map(|t| t.meta.number))
+            .collect()
+    }
+
+    /// Looks `key` up in the tables of `cf`, newest data first; the first entry found wins.
+    pub fn get(
+        &self,
+        cf: u32,
+        key: &[u8],
+        seq: SeqNo,
+    ) -> Result<Option<(SeqNo, ValueKind, Vec<u8>)>> {
+        let Some(c) = self.cfs.get(&cf) else {
+            return Ok(None);
+        };
+        for (level, files) in c.levels.iter().enumerate() {
+            if level == 0 {
+                // L0 tables overlap: every one whose range covers the key, newest first.
+                for t in files {
+                    if t.meta.smallest.as_slice() <= key && key <= t.meta.largest.as_slice() {
+                        if let Some(hit) = t.reader.get(key, seq)? {
+                            return Ok(Some(hit));
+                        }
+                    }
+                }
+            } else {
+                let i = files.partition_point(|t| t.meta.largest.as_slice() < key);
+                if let Some(t) = files.get(i) {
+                    if t.meta.smallest.as_slice() <= key {
+                        if let Some(hit) = t.reader.get(key, seq)? {
+                            return Ok(Some(hit));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// A full description of this version as one edit (the first record of a new manifest).
+    pub fn snapshot_edit(&self) -> VersionEdit {
+        let mut e = VersionEdit::default();
+        for (id, c) in &self.cfs {
+            e.new_cfs.push((*id, c.name.clone()));
+            for (level, files) in c.levels.iter().enumerate() {
+                for t in files {
+                    e.added.push(AddedFile {
+                        cf: *id,
+                        level,
+                        meta: t.meta.clone(),
+                    });
+                }
+            }
+        }
+        e
+    }
+}
+
+/// Turns an edit-application failure into a manifest corruption error.
+pub fn edit_error(path: &std::path::Path, why: String) -> Error {
+    Error::corruption(path, 0, format!("inconsistent version edit: {why}"))
+}

@@ -1,0 +1,306 @@
+//! A decoded block and its cursor.
+//!
+//! [`Block::decode`] validates the restart array once; [`BlockIter`] validates each entry as it
+//! steps onto it. Neither trusts a length or offset before checking it against the block's bytes.
+
+use kvstore_base::coding::{get_u64, get_varint, read_u32_at};
+use kvstore_base::iter::InternalIterator;
+use kvstore_base::key::{cmp_internal, unpack_trailer};
+use kvstore_base::{Error, Result, SeqNo, ValueKind};
+use std::cmp::Ordering;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Where a block came from, so its errors name the file and offset.
+#[derive(Debug, Clone)]
+pub struct BlockOrigin {
+    pub file: Arc<Path>,
+    /// Offset of the block in the file.
+    pub offset: u64,
+    /// True when the block was stored uncompressed, so an offset inside it is also an offset in
+    /// the file; otherwise errors report the block's own offset.
+    pub exact: bool,
+}
+
+impl BlockOrigin {
+    fn corruption(&self, pos: usize, detail: impl std::fmt::Display) -> Error {
+        let offset = if self.exact {
+            self.offset + pos as u64
+        } else {
+            self.offset
+        };
+        Error::corruption(
+            self.file.to_path_buf(),
+            offset,
+            format!(
+                "block at {}: {detail} (byte {pos} of the decoded block)",
+                self.offset
+            ),
+        )
+    }
+}
+
+/// A decoded (decompressed, checksum-verified) block, immutable and shared through the cache.
+#[derive(Debug)]
+pub struct Block {
+    data: Vec<u8>,
+    /// Offset of the restart array in `data`: entries occupy `data[..restarts_start]`.
+    restarts_start: usize,
+    num_restarts: usize,
+    origin: BlockOrigin,
+}
+
+impl Block {
+    /// Validates the restart array of `data` (count ≥ 1, first offset 0, offsets strictly
+    /// increasing and inside the entry area).
+    pub fn decode(data: Vec<u8>, origin: BlockOrigin) -> Result<Block> {
+        let len = data.len();
+        let count = len
+            .checked_sub(4)
+            .and_then(|p| read_u32_at(&data, p))
+            .ok_or_else(|| origin.corruption(0, "block shorter than its restart count"))?
+            as usize;
+        if count == 0 || count > (len - 4) / 4 {
+            return Err(origin.corruption(len - 4, format!("bad restart count {count}")));
+        }
+        let restarts_start = len - 4 - 4 * count;
+        let mut prev: Option<usize> = None;
+        for i in 0..count {
+            let at = restarts_start + 4 * i;
+            let r = read_u32_at(&data, at).unwrap_or(u32::MAX) as usize;
+            let ok = match prev {
+                None => r == 0,
+                Some(p) => r > p,
+            };
+            if !ok || r >= restarts_start {
+                return Err(origin.corruption(at, format!("bad restart offset {r}")));
+            }
+            prev = Some(r);
+        }
+        Ok(Block {
+            data,
+            restarts_start,
+            num_restarts: count,
+            origin,
+        })
+    }
+
+    /// Where the block was read from.
+    pub fn origin(&self) -> &BlockOrigin {
+        &self.origin
+    }
+
+    /// Number of restart points (for a block built with restart interval 1, its entry count).
+    pub fn num_restarts(&self) -> usize {
+        self.num_restarts
+    }
+
+    /// Bytes this block holds in memory (what the cache charges for it).
+    pub fn charge(&self) -> usize {
+        self.data.len() + std::mem::size_of::<Block>()
+    }
+
+    fn restart(&self, i: usize) -> usize {
+        // In range and valid: checked by `decode`.
+        read_u32_at(&self.data, self.restarts_start + 4 * i).unwrap_or(0) as usize
+    }
+
+    /// The full key and sequence number of the entry at restart point `i`.
+    fn restart_key(&self, i: usize) -> Result<(&[u8], SeqNo)> {
+        let pos = self.restart(i);
+        let e = self.decode_header(pos)?;
+        if e.shared != 0 {
+            return Err(self.origin.corruption(pos, "restart entry shares a prefix"));
+        }
+        Ok((&self.data[e.delta.clone()], e.seq))
+    }
+
+    /// Decodes the entry at `pos`, checking every length against the entry area.
+    fn decode_header(&self, pos: usize) -> Result<EntryHeader> {
+        let area = &self.data[..self.restarts_start];
+        let bad = |d: &str| self.origin.corruption(pos, d);
+        let mut s = area
+            .get(pos..)
+            .ok_or_else(|| bad("entry offset past the entries"))?;
+        let shared = get_varint(&mut s).ok_or_else(|| bad("bad shared length"))?;
+        let unshared = get_varint(&mut s).ok_or_else(|| bad("bad unshared length"))?;
+        let value_len = get_varint(&mut s).ok_or_else(|| bad("bad value length"))?;
+        let key_start = area.len() - s.len();
+        let rest = s.len() as u64;
+        if unshared > rest || value_len > rest - unshared || rest - unshared - value_len < 8 {
+            return Err(bad("entry runs past the end of the block"));
+        }
+        let key_end = key_start + unshared as usize;
+        let mut t = &area[key_end..];
+        let trailer = get_u64(&mut t).ok_or_else(|| bad("truncated trailer"))?;
+        let (seq, kind) = unpack_trailer(trailer)
+            .ok_or_else(|| bad(&format!("unknown value kind {}", trailer & 0xff)))?;
+        let value_start = key_end + 8;
+        let value_end = value_start + value_len as usize;
+        Ok(EntryHeader {
+            shared: usize::try_from(shared).map_err(|_| bad("bad shared length"))?,
+            delta: key_start..key_end,
+            seq,
+            kind,
+            value: value_start..value_end,
+        })
+    }
+}
+
+struct EntryHeader {
+    shared: usize,
+    delta: Range<usize>,
+    seq: SeqNo,
+    kind: ValueKind,
+    value: Range<usize>,
+}
+
+/// A cursor over one block, owning a reference to it (so it can live in a table iterator that
+/// outlives a cache eviction).
+pub struct BlockIter {
+    block: Arc<Block>,
+    /// Offset of the entry after the current one (where `next` decodes).
+    next_pos: usize,
+    valid: bool,
+    /// The current entry's full user key, rebuilt from the shared prefix of the previous one.
+    key: Vec<u8>,
+    seq: SeqNo,
+    kind: ValueKind,
+    value: Range<usize>,
+}
+
+impl BlockIter {
+    /// An unpositioned cursor (`valid()` is false until a seek).
+    pub fn new(block: Arc<Block>) -> Self {
+        BlockIter {
+            block,
+            next_pos: 0,
+            valid: false,
+            key: Vec::new(),
+            seq: 0,
+            kind: ValueKind::Put,
+            value: 0..0,
+        }
+    }
+
+    /// The block this cursor walks.
+    pub fn block(&self) -> &Arc<Block> {
+        &self.block
+    }
+
+    /// True when positioned on the block's last entry.
+    pub fn at_last_entry(&self) -> bool {
+        self.valid && self.next_pos >= self.block.restarts_start
+    }
+
+    /// Positions on the entry at restart point `i`, whose key is stored in full.
+    fn seek_to_restart(&mut self, i: usize) -> Result<()> {
+        self.key.clear();
+        self.next_pos = self.block.restart(i);
+        self.valid = false;
+        self.step(false)
+    }
+
+    /// Decodes the entry at `next_pos` into the cursor; when `check_order`, it must sort after
+    /// the current one. Past the last entry, the cursor becomes invalid.
+    fn step(&mut self, check_order: bool) -> Result<()> {
+        let pos = self.next_pos;
+        if pos >= self.block.restarts_start {
+            self.valid = false;
+            return Ok(());
+        }
+        let r = self.decode_into(pos, check_order);
+        if r.is_err() {
+            self.valid = false;
+            self.next_pos = self.block.restarts_start;
+        }
+        r
+    }
+
+    fn decode_into(&mut self, pos: usize, check_order: bool) -> Result<()> {
+        let block = &*self.block;
+        let e = block.decode_header(pos)?;
+        if e.shared > self.key.len() {
+            return Err(block
+                .origin
+                .corruption(pos, "shared prefix longer than previous key"));
+        }
+        let delta = &block.data[e.delta.clone()];
+        if check_order {
+            // Compare without copying: the new key is key[..shared] + delta.
+            let ord = delta
+                .cmp(&self.key[e.shared..])
+                .then_with(|| self.seq.cmp(&e.seq));
+            if ord != Ordering::Greater {
+                return Err(block.origin.corruption(pos, "entries out of order"));
+            }
+        }
+        self.key.truncate(e.shared);
+        self.key.extend_from_slice(delta);
+        self.seq = e.seq;
+        self.kind = e.kind;
+        self.value = e.value;
+        self.next_pos = self.value.end;
+        self.valid = true;
+        Ok(())
+    }
+}
+
+impl InternalIterator for BlockIter {
+    fn valid(&self) -> bool {
+        self.valid
+    }
+
+    fn seek_to_first(&mut self) -> Result<()> {
+        self.seek_to_restart(0)
+    }
+
+    fn seek(&mut self, user_key: &[u8], seq: SeqNo) -> Result<()> {
+        // Binary search for the last restart whose key is < target; scan forward from there.
+        let (mut lo, mut hi) = (0usize, self.block.num_restarts);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            let before = match self.block.restart_key(mid) {
+                Ok((k, s)) => cmp_internal(k, s, user_key, seq) == Ordering::Less,
+                Err(e) => {
+                    self.valid = false;
+                    return Err(e);
+                }
+            };
+            if before {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        self.seek_to_restart(lo)?;
+        while self.valid && cmp_internal(&self.key, self.seq, user_key, seq) == Ordering::Less {
+            self.step(true)?;
+        }
+        Ok(())
+    }
+
+    fn next(&mut self) -> Result<()> {
+        if !self.valid {
+            return Ok(());
+        }
+        self.step(true)
+    }
+
+    fn user_key(&self) -> &[u8] {
+        &self.key
+    }
+
+    fn seq(&self) -> SeqNo {
+        self.seq
+    }
+
+    fn kind(&self) -> ValueKind {
+        self.kind
+    }
+
+    fn value(&self) -> &[u8] {
+        &self.block.data[self.value.clone()]
+    }
+}

@@ -1,0 +1,225 @@
+//! Opens a table and serves point lookups from it.
+//!
+//! `open` reads and verifies the footer, then the index, filter and properties blocks, which
+//! stay in memory for the reader's life; data blocks are read on demand through the shared
+//! [`BlockCache`]. A `TableReader` is immutable after `open` and shared (`Arc`) between threads.
+
+use super::iterator::TableIterator;
+use super::properties::Properties;
+use crate::block::{Block, BlockIter, BlockOrigin};
+use crate::cache::BlockCache;
+use crate::filter::BloomFilter;
+use crate::format::{read_block, BlockHandle, Footer, FOOTER_BYTES};
+use kvstore_base::fs::RandomAccessFile;
+use kvstore_base::iter::InternalIterator;
+use kvstore_base::key::cmp_internal;
+use kvstore_base::{Error, InternalKey, Result, SeqNo, ValueKind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// An open table.
+pub struct TableReader {
+    file: Arc<dyn RandomAccessFile>,
+    file_number: u64,
+    path: Arc<Path>,
+    file_size: u64,
+    /// Data blocks lie in `[0, data_end)`; the metadata blocks start at `data_end`.
+    data_end: u64,
+    /// The index block: one entry per data block, last internal key → handle.
+    index: Arc<Block>,
+    filter: Option<BloomFilter>,
+    props: Properties,
+    cache: Option<Arc<BlockCache>>,
+}
+
+impl std::fmt::Debug for TableReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableReader")
+            .field("file_number", &self.file_number)
+            .field("path", &self.path)
+            .field("file_size", &self.file_size)
+            .finish()
+    }
+}
+
+impl TableReader {
+    /// Validates the footer (magic, version, checksum), then loads and verifies the index,
+    /// filter and properties blocks.
+    pub fn open(
+        file: Arc<dyn RandomAccessFile>,
+        file_number: u64,
+        path: PathBuf,
+        cache: Option<Arc<BlockCache>>,
+    ) -> Result<Arc<TableReader>> {
+        let path: Arc<Path> = Arc::from(path);
+        let file_size = file.size();
+        let footer_at = file_size.checked_sub(FOOTER_BYTES as u64).ok_or_else(|| {
+            Error::corruption(
+                &*path,
+                0,
+                format!("file of {file_size} bytes is too short for a table"),
+            )
+        })?;
+        let mut fb = [0u8; FOOTER_BYTES];
+        file.read_exact_at(footer_at, &mut fb)
+            .map_err(|e| Error::io(format!("read footer of {}", path.display()), e))?;
+        let footer = Footer::decode(&fb, &path, footer_at)?;
+
+        // Metadata blocks are written filter?, properties, index: each ends before the next.
+        let props_limit = footer.index.offset;
+        let filter_limit = footer.properties.offset;
+        let data_end = footer.filter.map_or(footer.properties.offset, |f| f.offset);
+        let (index_raw, index_exact) = read_block(&*file, &path, footer.index, footer_at)?;
+        let (props_raw, _) = read_block(&*file, &path, footer.properties, props_limit)?;
+        let props = Properties::decode(&props_raw)
+            .map_err(|d| Error::corruption(&*path, footer.properties.offset, d))?;
+        let filter = match footer.filter {
+            Some(h) => {
+                let (raw, _) = read_block(&*file, &path, h, filter_limit)?;
+                let f = BloomFilter::decode(raw)
+                    .ok_or_else(|| Error::corruption(&*path, h.offset, "bad bloom filter block"))?;
+                Some(f)
+            }
+            None => None,
+        };
+        let origin = BlockOrigin {
+            file: path.clone(),
+            offset: footer.index.offset,
+            exact: index_exact,
+        };
+        let index = Arc::new(Block::decode(index_raw, origin)?);
+        Ok(Arc::new(TableReader {
+            file,
+            file_number,
+            path,
+            file_size,
+            data_end,
+            index,
+            filter,
+            props,
+            cache,
+        }))
+    }
+
+    /// The newest entry for `user_key` with sequence number `<= snapshot_seq` (a tombstone is
+    /// returned as such), or `None`. Consults the bloom filter first.
+    pub fn get(
+        &self,
+        user_key: &[u8],
+        snapshot_seq: SeqNo,
+    ) -> Result<Option<(SeqNo, ValueKind, Vec<u8>)>> {
+        if !self.may_contain(user_key) {
+            return Ok(None);
+        }
+        let mut index = BlockIter::new(self.index.clone());
+        index.seek(user_key, snapshot_seq)?;
+        if !index.valid() {
+            return Ok(None);
+        }
+        let handle = self.decode_handle(&index)?;
+        let mut it = BlockIter::new(self.read_data_block(handle)?);
+        it.seek(user_key, snapshot_seq)?;
+        if !it.valid() {
+            // The index promised an entry at or after the target in this block.
+            return Err(Error::corruption(
+                &*self.path,
+                handle.offset,
+                "data block ends before the key its index entry names",
+            ));
+        }
+        let ord = cmp_internal(it.user_key(), it.seq(), index.user_key(), index.seq());
+        if ord == std::cmp::Ordering::Greater {
+            return Err(Error::corruption(
+                &*self.path,
+                handle.offset,
+                "data block holds a key after its index entry",
+            ));
+        }
+        if it.user_key() != user_key {
+            return Ok(None);
+        }
+        Ok(Some((it.seq(), it.kind(), it.value().to_vec())))
+    }
+
+    /// False only if the table certainly holds no entry for `user_key` (bloom filter and key
+    /// range); true when there is no filter.
+    pub fn may_contain(&self, user_key: &[u8]) -> bool {
+        if user_key < self.props.smallest.user_key.as_slice()
+            || user_key > self.props.largest.user_key.as_slice()
+        {
+            return false;
+        }
+        self.filter.as_ref().is_none_or(|f| f.may_contain(user_key))
+    }
+
+    /// A cursor over the whole table, unpositioned until a seek.
+    pub fn iter(self: &Arc<Self>) -> TableIterator {
+        TableIterator::new(self.clone())
+    }
+
+    pub fn file_number(&self) -> u64 {
+        self.file_number
+    }
+
+    pub fn file_size(&self) -> u64 {
+        self.file_size
+    }
+
+    pub fn num_entries(&self) -> u64 {
+        self.props.num_entries
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn smallest(&self) -> &InternalKey {
+        &self.props.smallest
+    }
+
+    pub fn largest(&self) -> &InternalKey {
+        &self.props.largest
+    }
+
+    /// Everything the properties block records.
+    pub fn properties(&self) -> &Properties {
+        &self.props
+    }
+
+    pub(crate) fn index_block(&self) -> Arc<Block> {
+        self.index.clone()
+    }
+
+    /// The handle stored as the value of the current index entry.
+    pub(crate) fn decode_handle(&self, index: &BlockIter) -> Result<BlockHandle> {
+        let mut v = index.value();
+        match BlockHandle::decode_from(&mut v) {
+            Some(h) if v.is_empty() => Ok(h),
+            _ => Err(Error::corruption(
+                &*self.path,
+                self.index.origin().offset,
+                "bad block handle in index",
+            )),
+        }
+    }
+
+    /// The decoded data block at `handle`, from the cache or the file.
+    pub(crate) fn read_data_block(&self, handle: BlockHandle) -> Result<Arc<Block>> {
+        if let Some(c) = &self.cache {
+            if let Some(b) = c.get(self.file_number, handle.offset) {
+                return Ok(b);
+            }
+        }
+        let (raw, exact) = read_block(&*self.file, &self.path, handle, self.data_end)?;
+        let origin = BlockOrigin {
+            file: self.path.clone(),
+            offset: handle.offset,
+            exact,
+        };
+        let block = Arc::new(Block::decode(raw, origin)?);
+        if let Some(c) = &self.cache {
+            c.insert(self.file_number, handle.offset, block.clone());
+        }
+        Ok(block)
+    }
+}
