@@ -1,0 +1,201 @@
+//! Search benchmark: indexing throughput, query latency, HNSW recall and speed.
+//!
+//! ```text
+//! cargo run --release -p kvstore-search --example search_bench -- [DOCS] [QUERIES] [VECTORS]
+//! ```
+//! Defaults: 100,000 synthetic short documents (20–60 words drawn from a Zipf-like 20,000-word
+//! vocabulary), 1,000 queries of 1–3 words, 50,000 random 64-d vectors for the HNSW part.
+//! Output lines follow db_bench: `name : X micros/op; ...`.
+
+use kvstore_engine::{Db, Options};
+use kvstore_search::hnsw::{HnswParams, VectorIndex};
+use kvstore_search::{Indexer, SearchOptions};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::time::Instant;
+
+const VOCAB: usize = 20_000;
+
+fn word(rng: &mut StdRng) -> String {
+    // log-uniform rank ≈ Zipf with exponent 1
+    let rank = (VOCAB as f64).powf(rng.gen::<f64>()) as usize;
+    let mut w = String::from("w");
+    let mut r = rank;
+    loop {
+        w.push((b'a' + (r % 26) as u8) as char);
+        r /= 26;
+        if r == 0 {
+            return w;
+        }
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn latencies(mut v: Vec<f64>, name: &str) {
+    v.sort_by(f64::total_cmp);
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    println!(
+        "{name:<22}: {mean:10.1} micros/op; p50 {:.1} µs, p99 {:.1} µs ({} queries)",
+        percentile(&v, 0.5),
+        percentile(&v, 0.99),
+        v.len()
+    );
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let arg = |i: usize, d: usize| {
+        std::env::args()
+            .nth(i)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(d)
+    };
+    let (n_docs, n_queries, n_vectors) = (arg(1, 100_000), arg(2, 1_000), arg(3, 50_000));
+    let mut rng = StdRng::seed_from_u64(42);
+
+    let tmp = tempfile::tempdir()?;
+    let db = Db::open(
+        tmp.path(),
+        Options {
+            sync: false,
+            ..Options::default()
+        },
+    )?;
+    let ix = Indexer::open(db, SearchOptions::default())?;
+    let docs: Vec<(Vec<u8>, Vec<u8>)> = (0..n_docs)
+        .map(|i| {
+            let len = rng.gen_range(20..=60);
+            let text: Vec<String> = (0..len).map(|_| word(&mut rng)).collect();
+            (
+                format!("doc{i:08}").into_bytes(),
+                text.join(" ").into_bytes(),
+            )
+        })
+        .collect();
+    let t = Instant::now();
+    for chunk in docs.chunks(1_000) {
+        ix.put_many(chunk)?;
+    }
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "index_put_many_1000     : {:10.1} micros/op; {:.0} docs/s ({n_docs} docs, potion embedding included, sync off; {} vectors still to link)",
+        s * 1e6 / n_docs as f64,
+        n_docs as f64 / s,
+        ix.stats()?.graph_pending
+    );
+    ix.wait_for_graph();
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "index_incl_hnsw_graph   : {:10.1} micros/op; {:.0} docs/s (until every vector is linked)",
+        s * 1e6 / n_docs as f64,
+        n_docs as f64 / s
+    );
+
+    let queries: Vec<String> = (0..n_queries)
+        .map(|_| {
+            let n = rng.gen_range(1..=3);
+            (0..n).map(|_| word(&mut rng)).collect::<Vec<_>>().join(" ")
+        })
+        .collect();
+    let mut lat = Vec::with_capacity(n_queries);
+    for q in &queries {
+        let t = Instant::now();
+        std::hint::black_box(ix.search(q, 10, false)?);
+        lat.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    latencies(lat, "search_bm25_k10");
+    let mut lat = Vec::with_capacity(n_queries);
+    for q in &queries {
+        let t = Instant::now();
+        std::hint::black_box(ix.semantic_search(q, 10)?);
+        lat.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    latencies(lat, "semantic_search_k10");
+    drop(ix);
+
+    // HNSW on two data sets: uniform random vectors (no structure: the hard case) and a
+    // Gaussian mixture (clusters, closer to real embeddings).
+    let dim = 64;
+    let env = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(d)
+    };
+    let params = HnswParams {
+        m: env("HNSW_M", HnswParams::default().m),
+        ef_construction: env("HNSW_EFC", HnswParams::default().ef_construction),
+        ..HnswParams::default()
+    };
+    println!(
+        "hnsw params: m {}, ef_construction {}",
+        params.m, params.ef_construction
+    );
+    let centers: Vec<Vec<f32>> = (0..256)
+        .map(|_| (0..dim).map(|_| rng.gen_range(-1.0f32..1.0)).collect())
+        .collect();
+    for clustered in [false, true] {
+        let name = if clustered { "clustered" } else { "random" };
+        let sample = |rng: &mut StdRng| -> Vec<f32> {
+            if clustered {
+                let c = &centers[rng.gen_range(0..centers.len())];
+                c.iter()
+                    .map(|x| x + rng.gen_range(-0.35f32..0.35))
+                    .collect()
+            } else {
+                (0..dim).map(|_| rng.gen_range(-1.0f32..1.0)).collect()
+            }
+        };
+        let mut vi = VectorIndex::new(dim, params, 0);
+        let t = Instant::now();
+        for i in 0..n_vectors {
+            let v = sample(&mut rng);
+            vi.upsert(&(i as u64).to_be_bytes(), &v);
+        }
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "hnsw_build_{name:<12} : {:10.1} micros/op; {:.0} vectors/s ({n_vectors} × {dim}-d), mean degree L0 {:.1}",
+            s * 1e6 / n_vectors as f64,
+            n_vectors as f64 / s,
+            vi.graph().mean_degree(0)
+        );
+        let qs: Vec<Vec<f32>> = (0..200).map(|_| sample(&mut rng)).collect();
+        let exact: Vec<Vec<Vec<u8>>> = qs
+            .iter()
+            .map(|q| vi.search_exact(q, 10).into_iter().map(|h| h.0).collect())
+            .collect();
+        for ef in [32, 64, 128, 256] {
+            let t = Instant::now();
+            let mut found = 0;
+            for (q, ex) in qs.iter().zip(&exact) {
+                found += vi
+                    .search_hnsw(q, 10, ef)
+                    .iter()
+                    .filter(|h| ex.contains(&h.0))
+                    .count();
+            }
+            let s = t.elapsed().as_secs_f64();
+            println!(
+                "hnsw_{name}_ef{ef:<3}{:pad$} : {:10.1} micros/op; {:.0} q/s, recall@10 {:.3}",
+                "",
+                s * 1e6 / qs.len() as f64,
+                qs.len() as f64 / s,
+                found as f64 / (qs.len() * 10) as f64,
+                pad = 12usize.saturating_sub(name.len() + 2 + ef.to_string().len().max(3))
+            );
+        }
+        let t = Instant::now();
+        for q in &qs {
+            std::hint::black_box(vi.search_exact(q, 10));
+        }
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "exact_{name:<17}: {:10.1} micros/op; {:.0} q/s",
+            s * 1e6 / qs.len() as f64,
+            qs.len() as f64 / s
+        );
+    }
+    Ok(())
+}

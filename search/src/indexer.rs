@@ -1,0 +1,470 @@
+//! [`Indexer`]: the write path (document + every index change in one `WriteBatch`) and the
+//! query entry points.
+//!
+//! Write path, for each document, in one batch:
+//! 1. read the old `docmeta` record (latest state, under `write_lock`);
+//! 2. delete the old postings whose term the new text lacks (the others are overwritten);
+//! 3. put the document, its postings, its `docmeta` record and its vector;
+//! 4. update the document frequencies of changed terms and the collection statistics.
+//!
+//! Then the engine applies the batch atomically (WAL first), and only then is the in-memory
+//! vector index updated. A crash anywhere leaves either the old document with its old indexes
+//! or the new one with its new indexes; the vector index is rebuilt from `vectors` at open.
+//!
+//! Invariants:
+//! - `write_lock` is held from step 1 to the vector-index update, so each batch is computed
+//!   from exactly the state it replaces and the vector index sees writes in engine order.
+//! - All writes to indexed documents go through the `Indexer`; a key written to the default
+//!   column family directly is stored but not searchable (and has no stale postings either).
+//! - Values are UTF-8 text; other bytes are indexed through lossy UTF-8 decoding (invalid
+//!   sequences become U+FFFD, which is not a word) and stored unchanged.
+//! - Every query reads one engine snapshot; hits are checked against it, so no result names a
+//!   key that the snapshot cannot read.
+
+use crate::analysis::Analyzer;
+use crate::embedder::{Embedder, StaticEmbedder, MODEL_DIR_ENV};
+use crate::error::{Error, Result};
+use crate::hnsw::{dot, GraphBuilder, VectorIndex};
+use crate::keys::{
+    decode_df, decode_docmeta, decode_stats, decode_vector, doc_key, encode_df, encode_docmeta,
+    encode_posting, encode_stats, encode_vector, posting_key, term_key, CollectionStats, DocMeta,
+    CF_DOCMETA, CF_INVERTED, CF_VECTORS, STATS_KEY,
+};
+use crate::options::SearchOptions;
+use crate::searcher::FullTextSearcher;
+use crate::snippet::snippet;
+use kvstore_engine::{ColumnFamily, Db, WriteBatch};
+use parking_lot::{Mutex, RwLock};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A document for [`Indexer::put_many_with_vectors`]: key, value, optional vector.
+pub type DocWithVector = (Vec<u8>, Vec<u8>, Option<Vec<f32>>);
+
+type DocRef<'a> = (&'a [u8], &'a [u8], Option<Vec<f32>>);
+
+/// Largest `k` a query may ask for.
+pub const MAX_K: usize = 10_000;
+
+/// One ranked result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub key: Vec<u8>,
+    /// BM25 score (full text) or cosine similarity (semantic); higher is better.
+    pub score: f32,
+    /// The document, when asked for (`with_values`).
+    pub value: Option<Vec<u8>>,
+    /// A highlighted excerpt (HTML fragment, see [`crate::snippet`]), when asked for.
+    pub snippet: Option<String>,
+}
+
+/// Counts describing the indexes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IndexStats {
+    /// Documents in the inverted index and the sum of their lengths (in terms).
+    pub collection: CollectionStats,
+    /// Vectors searchable in memory.
+    pub vectors: usize,
+    /// HNSW nodes including tombstones.
+    pub graph_nodes: usize,
+    /// Vectors stored but not yet linked into the graph (searched exactly meanwhile).
+    pub graph_pending: usize,
+}
+
+/// A document analyzed and embedded, ready to be written (computed outside the write lock).
+struct Prepared<'a> {
+    key: &'a [u8],
+    value: &'a [u8],
+    doc_len: u32,
+    /// Term → positions, sorted by term.
+    postings: BTreeMap<String, Vec<u32>>,
+    vector: Vec<f32>,
+}
+
+/// The write path and query engine over documents stored in the default column family.
+pub struct Indexer {
+    pub(crate) db: Db,
+    /// Serialises writers (see the module invariants). Readers never take it.
+    write_lock: Mutex<()>,
+    pub(crate) inverted: ColumnFamily,
+    pub(crate) docmeta: ColumnFamily,
+    pub(crate) vectors: ColumnFamily,
+    pub(crate) analyzer: Analyzer,
+    embedder: Arc<dyn Embedder>,
+    /// Upserts and removals happen only while `write_lock` is held, after the batch is
+    /// applied; the background builder only links already-stored vectors.
+    vector_index: Arc<RwLock<VectorIndex>>,
+    /// Links new vectors into the HNSW graph off the write path (when enabled). Stopped and
+    /// joined on drop.
+    builder: Option<GraphBuilder>,
+    opts: SearchOptions,
+}
+
+impl Indexer {
+    /// Opens the indexes over `db` (creating their column families), loads the embedder and
+    /// rebuilds the vector index from the `vectors` column family.
+    pub fn open(db: Db, opts: SearchOptions) -> Result<Indexer> {
+        let inverted = db.create_cf(CF_INVERTED)?;
+        let docmeta = db.create_cf(CF_DOCMETA)?;
+        let vectors = db.create_cf(CF_VECTORS)?;
+        let embedder: Arc<dyn Embedder> = match (&opts.embedder, &opts.model_dir) {
+            (Some(e), _) => e.clone(),
+            (None, Some(dir)) => Arc::new(StaticEmbedder::from_dir(dir)?),
+            (None, None) => match std::env::var_os(MODEL_DIR_ENV) {
+                Some(dir) if !dir.is_empty() => {
+                    Arc::new(StaticEmbedder::from_dir(&PathBuf::from(dir))?)
+                }
+                _ => Arc::new(StaticEmbedder::potion_base_2m()?),
+            },
+        };
+        let dim = embedder.dim();
+        let mut vi = VectorIndex::new(dim, opts.hnsw, opts.exact_threshold);
+        vi.set_deferred(opts.background_graph_build);
+        for kv in db.snapshot().scan_prefix_cf(&vectors, b"")? {
+            let (k, v) = kv?;
+            vi.upsert(&k, &decode_vector(&k, &v, dim)?);
+        }
+        let vector_index = Arc::new(RwLock::new(vi));
+        let builder = if opts.background_graph_build {
+            Some(GraphBuilder::spawn(vector_index.clone())?)
+        } else {
+            None
+        };
+        Ok(Indexer {
+            db,
+            write_lock: Mutex::new(()),
+            inverted,
+            docmeta,
+            vectors,
+            analyzer: Analyzer::english(),
+            embedder,
+            vector_index,
+            builder,
+            opts,
+        })
+    }
+
+    /// The engine underneath.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Dimension of the vectors in the index.
+    pub fn dimension(&self) -> usize {
+        self.embedder.dim()
+    }
+
+    /// The analyzer documents and queries go through.
+    pub fn analyzer(&self) -> &Analyzer {
+        &self.analyzer
+    }
+
+    fn check_dim(&self, got: usize) -> Result<()> {
+        let expected = self.dimension();
+        if got != expected {
+            return Err(Error::DimensionMismatch { expected, got });
+        }
+        Ok(())
+    }
+
+    fn prepare<'a>(
+        &self,
+        key: &'a [u8],
+        value: &'a [u8],
+        vector: Option<Vec<f32>>,
+    ) -> Result<Prepared<'a>> {
+        let text = String::from_utf8_lossy(value);
+        let tokens = self.analyzer.analyze(&text);
+        let vector = match vector {
+            Some(v) => {
+                self.check_dim(v.len())?;
+                v
+            }
+            None => {
+                let v = self.embedder.embed(&text)?;
+                self.check_dim(v.len())?;
+                v
+            }
+        };
+        let doc_len = tokens.len() as u32;
+        let mut postings: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        for t in tokens {
+            postings.entry(t.term).or_default().push(t.position);
+        }
+        Ok(Prepared {
+            key,
+            value,
+            doc_len,
+            postings,
+            vector,
+        })
+    }
+
+    fn read_meta(&self, key: &[u8]) -> Result<Option<DocMeta>> {
+        let k = doc_key(key);
+        self.db
+            .get_cf(&self.docmeta, &k)?
+            .map(|v| decode_docmeta(&k, &v))
+            .transpose()
+    }
+
+    /// Adds to `b` the removal of a document's postings and stats; `keep` = terms the new
+    /// version will overwrite anyway.
+    fn unindex(
+        &self,
+        b: &mut WriteBatch,
+        key: &[u8],
+        old: &DocMeta,
+        keep: Option<&BTreeMap<String, Vec<u32>>>,
+        df: &mut HashMap<String, i64>,
+        stats: &mut CollectionStats,
+    ) {
+        for t in &old.terms {
+            if !keep.is_some_and(|k| k.contains_key(t)) {
+                b.delete_cf(&self.inverted, posting_key(t, key));
+            }
+            *df.entry(t.clone()).or_default() -= 1;
+        }
+        stats.doc_count = stats.doc_count.saturating_sub(1);
+        stats.total_len = stats.total_len.saturating_sub(u64::from(old.doc_len));
+    }
+
+    /// Must be called with `write_lock` held.
+    fn write_locked(&self, docs: &[Prepared<'_>], deletes: &[&[u8]]) -> Result<()> {
+        let mut b = WriteBatch::new();
+        let mut stats = match self.db.get_cf(&self.docmeta, STATS_KEY)? {
+            Some(v) => decode_stats(&v)?,
+            None => CollectionStats::default(),
+        };
+        let mut df: HashMap<String, i64> = HashMap::new();
+        for d in docs {
+            if let Some(old) = self.read_meta(d.key)? {
+                self.unindex(&mut b, d.key, &old, Some(&d.postings), &mut df, &mut stats);
+            }
+            b.put(d.key, d.value);
+            for (t, pos) in &d.postings {
+                b.put_cf(
+                    &self.inverted,
+                    posting_key(t, d.key),
+                    encode_posting(d.doc_len, pos),
+                );
+                *df.entry(t.clone()).or_default() += 1;
+            }
+            let meta = DocMeta {
+                doc_len: d.doc_len,
+                terms: d.postings.keys().cloned().collect(),
+            };
+            b.put_cf(&self.docmeta, doc_key(d.key), encode_docmeta(&meta));
+            b.put_cf(&self.vectors, d.key, encode_vector(&d.vector));
+            stats.doc_count += 1;
+            stats.total_len += u64::from(d.doc_len);
+        }
+        for key in deletes {
+            if let Some(old) = self.read_meta(key)? {
+                self.unindex(&mut b, key, &old, None, &mut df, &mut stats);
+                b.delete_cf(&self.docmeta, doc_key(key));
+                b.delete_cf(&self.vectors, key);
+            }
+            b.delete(key);
+        }
+        let mut changed: Vec<_> = df.into_iter().filter(|(_, d)| *d != 0).collect();
+        changed.sort();
+        for (t, delta) in changed {
+            let k = term_key(&t);
+            let cur = match self.db.get_cf(&self.docmeta, &k)? {
+                Some(v) => decode_df(&k, &v)? as i64,
+                None => 0,
+            };
+            let new = cur + delta;
+            if new > 0 {
+                b.put_cf(&self.docmeta, &k, encode_df(new as u64));
+            } else {
+                b.delete_cf(&self.docmeta, &k);
+            }
+        }
+        b.put_cf(&self.docmeta, STATS_KEY, encode_stats(&stats));
+        // The batch is the unit of atomicity: after a crash all of it or none of it is there.
+        self.db.write(b)?;
+        let mut vi = self.vector_index.write();
+        for d in docs {
+            vi.upsert(d.key, &d.vector);
+        }
+        for key in deletes {
+            vi.remove(key);
+        }
+        drop(vi);
+        if let Some(b) = &self.builder {
+            b.wake();
+        }
+        Ok(())
+    }
+
+    /// Stores `value` under `key` with its postings and vector in one atomic batch. `vector`
+    /// overrides the embedder (dimension checked).
+    pub fn put(&self, key: &[u8], value: &[u8], vector: Option<Vec<f32>>) -> Result<()> {
+        let doc = self.prepare(key, value, vector)?;
+        let _g = self.write_lock.lock();
+        self.write_locked(&[doc], &[])
+    }
+
+    /// Stores many documents in one atomic batch (all or nothing). A key given twice keeps its
+    /// last value, as if put one after the other.
+    pub fn put_many(&self, items: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
+        let with: Vec<_> = items
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice(), None))
+            .collect();
+        self.put_many_inner(with)
+    }
+
+    /// [`Indexer::put_many`] with an optional caller-supplied vector per document.
+    pub fn put_many_with_vectors(&self, items: Vec<DocWithVector>) -> Result<()> {
+        let with: Vec<_> = items
+            .iter()
+            .map(|(k, v, x)| (k.as_slice(), v.as_slice(), x.clone()))
+            .collect();
+        self.put_many_inner(with)
+    }
+
+    fn put_many_inner(&self, items: Vec<DocRef<'_>>) -> Result<()> {
+        let mut seen = HashSet::new();
+        let mut docs = Vec::with_capacity(items.len());
+        // Last occurrence wins: walk backwards, keep the first time a key is seen.
+        for (k, v, x) in items.into_iter().rev() {
+            if seen.insert(k) {
+                docs.push(self.prepare(k, v, x)?);
+            }
+        }
+        docs.reverse();
+        let _g = self.write_lock.lock();
+        self.write_locked(&docs, &[])
+    }
+
+    /// Deletes `key` and its index entries in one atomic batch; false when it was absent.
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        let _g = self.write_lock.lock();
+        if self.db.get(key)?.is_none() && self.read_meta(key)?.is_none() {
+            return Ok(false);
+        }
+        self.write_locked(&[], &[key])?;
+        Ok(true)
+    }
+
+    fn check_k(k: usize) -> Result<()> {
+        if k > MAX_K {
+            return Err(Error::InvalidQuery(format!(
+                "k = {k} exceeds the limit of {MAX_K}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// BM25-ranked full-text search, best first. Query syntax: words, `"quoted phrases"`,
+    /// `prefix*` (see [`crate::query`]). `with_values` adds each document and a snippet.
+    pub fn search(&self, query: &str, k: usize, with_values: bool) -> Result<Vec<Hit>> {
+        Self::check_k(k)?;
+        let snap = self.db.snapshot();
+        let res = FullTextSearcher {
+            snap: &snap,
+            inverted: &self.inverted,
+            docmeta: &self.docmeta,
+            analyzer: &self.analyzer,
+            params: self.opts.bm25,
+            max_prefix_expansions: self.opts.max_prefix_expansions,
+        }
+        .run(query, k)?;
+        let mut hits = Vec::with_capacity(res.hits.len());
+        for (key, score) in res.hits {
+            if !with_values {
+                hits.push(Hit {
+                    key,
+                    score,
+                    value: None,
+                    snippet: None,
+                });
+                continue;
+            }
+            // Postings and document come from the same snapshot and batch, so the value is
+            // there; a key missing here was deleted behind the Indexer's back and is skipped.
+            if let Some(v) = snap.get(&key)? {
+                let s = snippet(&String::from_utf8_lossy(&v), &self.analyzer, &res.terms);
+                hits.push(Hit {
+                    key,
+                    score,
+                    value: Some(v),
+                    snippet: Some(s),
+                });
+            }
+        }
+        Ok(hits)
+    }
+
+    /// Semantic search by the embedding of `query`, best first (score = cosine similarity).
+    pub fn semantic_search(&self, query: &str, k: usize) -> Result<Vec<Hit>> {
+        let v = self.embedder.embed(query)?;
+        self.semantic_search_vector(&v, k)
+    }
+
+    /// Semantic search by a caller-supplied vector, best first (score = cosine similarity).
+    pub fn semantic_search_vector(&self, vector: &[f32], k: usize) -> Result<Vec<Hit>> {
+        Self::check_k(k)?;
+        self.check_dim(vector.len())?;
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let snap = self.db.snapshot();
+        // A few spare candidates cover documents written after the snapshot was taken.
+        let cands = self.vector_index.read().search(vector, k + k / 4 + 4);
+        let qn = dot(vector, vector).sqrt();
+        let mut hits = Vec::with_capacity(k);
+        for (key, _) in cands {
+            let Some(bytes) = snap.get_cf(&self.vectors, &key)? else {
+                continue;
+            };
+            // Score from the snapshot's vector, so scores and keys agree with one state.
+            let v = decode_vector(&key, &bytes, self.dimension())?;
+            let vn = dot(&v, &v).sqrt();
+            if vn == 0.0 || qn == 0.0 {
+                continue;
+            }
+            hits.push(Hit {
+                key,
+                score: dot(vector, &v) / (qn * vn),
+                value: None,
+                snippet: None,
+            });
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.key.cmp(&b.key)));
+        hits.truncate(k);
+        Ok(hits)
+    }
+
+    /// Exact (brute-force) semantic search, for measuring the HNSW's recall.
+    pub fn semantic_search_exact(&self, vector: &[f32], k: usize) -> Result<Vec<(Vec<u8>, f32)>> {
+        Self::check_k(k)?;
+        self.check_dim(vector.len())?;
+        Ok(self.vector_index.read().search_exact(vector, k))
+    }
+
+    /// Links every stored vector into the HNSW graph now, in the caller's thread (the
+    /// background builder would get there too). For benchmarks and tests.
+    pub fn wait_for_graph(&self) {
+        while self.vector_index.write().build_step(64) > 0 {}
+    }
+
+    /// Document count, total length and vector-index sizes, as of now.
+    pub fn stats(&self) -> Result<IndexStats> {
+        let collection = match self.db.get_cf(&self.docmeta, STATS_KEY)? {
+            Some(v) => decode_stats(&v)?,
+            None => CollectionStats::default(),
+        };
+        let vi = self.vector_index.read();
+        Ok(IndexStats {
+            collection,
+            vectors: vi.len(),
+            graph_nodes: vi.nodes(),
+            graph_pending: vi.pending(),
+        })
+    }
+}

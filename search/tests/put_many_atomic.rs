@@ -1,0 +1,69 @@
+//! `put_many` is one batch: all documents and their indexes, or nothing.
+mod common;
+use common::*;
+
+#[test]
+fn put_many_indexes_everything_in_one_batch() {
+    let (_d, ix) = indexer();
+    let items: Vec<_> = (0..100)
+        .map(|i| {
+            (
+                format!("k{i:03}").into_bytes(),
+                format!("doc number{i} shared").into_bytes(),
+            )
+        })
+        .collect();
+    let seq = ix.db().stats().last_sequence;
+    ix.put_many(&items).unwrap();
+    assert_eq!(ix.stats().unwrap().collection.doc_count, 100);
+    assert_eq!(ix.search("shared", 1000, false).unwrap().len(), 100);
+    assert_eq!(ix.stats().unwrap().vectors, 100);
+    assert!(ix.db().stats().last_sequence > seq);
+    assert_eq!(ix.verify().unwrap().documents, 100);
+}
+
+#[test]
+fn duplicate_keys_keep_the_last_value() {
+    let (_d, ix) = indexer();
+    ix.put_many(&[
+        (b"a".to_vec(), b"first".to_vec()),
+        (b"a".to_vec(), b"second".to_vec()),
+    ])
+    .unwrap();
+    assert!(ix.search("first", 10, false).unwrap().is_empty());
+    assert_eq!(keys(&ix.search("second", 10, false).unwrap()), ["a"]);
+    assert_eq!(ix.stats().unwrap().collection.doc_count, 1);
+}
+
+#[test]
+fn a_rejected_batch_writes_nothing() {
+    let (_d, ix) = indexer();
+    ix.put(b"before", b"wing", None).unwrap();
+    let huge_key = vec![b'x'; kvstore_engine::MAX_KEY_BYTES + 1];
+    let items = vec![
+        (b"ok".to_vec(), b"wing flap".to_vec()),
+        (huge_key, b"wing".to_vec()),
+    ];
+    assert!(ix.put_many(&items).is_err());
+    assert_eq!(ix.db().get(b"ok").unwrap(), None);
+    assert_eq!(
+        keys(&ix.search("wing flap", 10, false).unwrap()),
+        ["before"]
+    );
+    assert_eq!(ix.stats().unwrap().collection.doc_count, 1);
+    assert_eq!(ix.stats().unwrap().vectors, 1);
+
+    let bad_dim = vec![
+        (b"ok".to_vec(), b"wing".to_vec(), None),
+        (b"bad".to_vec(), b"wing".to_vec(), Some(vec![1.0; 3])),
+    ];
+    assert!(matches!(
+        ix.put_many_with_vectors(bad_dim),
+        Err(kvstore_search::Error::DimensionMismatch {
+            expected: 16,
+            got: 3
+        })
+    ));
+    assert_eq!(ix.db().get(b"ok").unwrap(), None);
+    assert_eq!(ix.verify().unwrap().documents, 1);
+}
