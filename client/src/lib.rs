@@ -1,1 +1,347 @@
-//! Placeholder: being built.
+//! Rust client for the KVStore HTTP API.
+//!
+//! [`Client`] is async (reqwest, plain HTTP); [`blocking::Client`] wraps it with a private
+//! current-thread runtime for programs without one. Every endpoint has a method; a non-2xx
+//! answer becomes [`Error::Api`] carrying the status and the server's `{"error"}` message.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kvstore_client::Error> {
+//! let c = kvstore_client::Client::new("http://127.0.0.1:5000")?;
+//! c.set("greeting", "hello").await?;
+//! assert_eq!(c.get("greeting").await?.as_deref(), Some("hello"));
+//! # Ok(()) }
+//! ```
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod blocking;
+mod types;
+
+pub use types::{
+    ClusterStatus, Health, KeyValue, ScanOptions, ScanPage, SearchHit, SearchResults, SetOptions,
+};
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+/// Characters left as they are in a key put in a path: the URL "unreserved" set.
+const KEY_SET: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// What a client call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The server answered with an error status and `{"error": message}`.
+    #[error("server answered {status}: {message}")]
+    Api { status: u16, message: String },
+    /// The request did not complete (connection refused, reset, timeout...).
+    #[error("request to {url} failed: {source}")]
+    Transport {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server answered 2xx with a body this client cannot read.
+    #[error("unexpected response from {url}: {message}")]
+    Decode { url: String, message: String },
+    /// The base URL is not a usable `http://host:port` URL.
+    #[error("invalid server URL {0:?}")]
+    InvalidUrl(String),
+    /// The blocking wrapper could not start its runtime.
+    #[error("cannot start the client runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+impl Error {
+    /// The HTTP status, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// An async client for one server. Cheap to clone (connections are pooled and shared).
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    /// `http://host:port`, no trailing slash.
+    base: String,
+}
+
+impl Client {
+    /// A client for the server at `base_url` (e.g. `http://127.0.0.1:5000`).
+    pub fn new(base_url: &str) -> Result<Client> {
+        let base = base_url.trim_end_matches('/').to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://")) || base.len() < 8 {
+            return Err(Error::InvalidUrl(base_url.to_string()));
+        }
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|source| Error::Transport {
+                url: base.clone(),
+                source,
+            })?;
+        Ok(Client { http, base })
+    }
+
+    /// The server's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn key_url(&self, route: &str, key: &str) -> String {
+        format!(
+            "{}/{route}/{}",
+            self.base,
+            utf8_percent_encode(key, KEY_SET)
+        )
+    }
+
+    /// Sends a request; returns the status and body text of a 2xx answer, `Error::Api` else.
+    async fn send(
+        &self,
+        method: Method,
+        url: String,
+        query: &[(&str, String)],
+        body: Option<Value>,
+    ) -> Result<(StatusCode, String)> {
+        let mut req = self.http.request(method, &url);
+        if !query.is_empty() {
+            req = req.query(query);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let transport = |source| Error::Transport {
+            url: url.clone(),
+            source,
+        };
+        let resp = req.send().await.map_err(transport)?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(transport)?;
+        if status.is_success() {
+            return Ok((status, text));
+        }
+        let message = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or(text);
+        Err(Error::Api {
+            status: status.as_u16(),
+            message,
+        })
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: String,
+        query: &[(&str, String)],
+        body: Option<Value>,
+    ) -> Result<T> {
+        let (_, text) = self.send(method, url.clone(), query, body).await?;
+        serde_json::from_str(&text).map_err(|e| Error::Decode {
+            url,
+            message: e.to_string(),
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The value under `key`; `None` when absent.
+    pub async fn get(&self, key: &str) -> Result<Option<String>> {
+        match self
+            .call::<KeyValue>(Method::GET, self.key_url("get", key), &[], None)
+            .await
+        {
+            Ok(kv) => Ok(Some(kv.value)),
+            Err(Error::Api { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Stores `value` under `key`; returns once it is durable.
+    pub async fn set(&self, key: &str, value: &str) -> Result<()> {
+        self.set_with(key, value, &SetOptions::default()).await
+    }
+
+    /// [`Client::set`] with a vector and/or `debug_fail`.
+    pub async fn set_with(&self, key: &str, value: &str, opts: &SetOptions) -> Result<()> {
+        let mut body = json!({ "key": key, "value": value });
+        if opts.debug_fail {
+            body["debug_fail"] = json!(true);
+        }
+        if let Some(v) = &opts.vector {
+            body["vector"] = json!(v);
+        }
+        self.call::<Value>(Method::POST, self.url("/set"), &[], Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// Deletes `key`; `false` when it was absent.
+    pub async fn delete(&self, key: &str) -> Result<bool> {
+        match self
+            .call::<Value>(Method::DELETE, self.key_url("delete", key), &[], None)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(Error::Api { status: 404, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Stores all pairs in one atomic batch (all or nothing); returns how many were written.
+    pub async fn bulk_set<K: AsRef<str>, V: AsRef<str>>(&self, items: &[(K, V)]) -> Result<usize> {
+        self.bulk_set_with(items, false).await
+    }
+
+    /// [`Client::bulk_set`] with `debug_fail`.
+    pub async fn bulk_set_with<K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        items: &[(K, V)],
+        debug_fail: bool,
+    ) -> Result<usize> {
+        let items: Vec<[&str; 2]> = items
+            .iter()
+            .map(|(k, v)| [k.as_ref(), v.as_ref()])
+            .collect();
+        let mut body = json!({ "items": items });
+        if debug_fail {
+            body["debug_fail"] = json!(true);
+        }
+        let v: Value = self
+            .call(Method::POST, self.url("/bulk_set"), &[], Some(body))
+            .await?;
+        Ok(v.get("count").and_then(Value::as_u64).unwrap_or(0) as usize)
+    }
+
+    /// One page of keys and values in key order.
+    pub async fn scan(&self, opts: &ScanOptions) -> Result<ScanPage> {
+        let mut q = Vec::new();
+        for (name, v) in [
+            ("start", &opts.start),
+            ("end", &opts.end),
+            ("prefix", &opts.prefix),
+        ] {
+            if let Some(v) = v {
+                q.push((name, v.clone()));
+            }
+        }
+        if let Some(l) = opts.limit {
+            q.push(("limit", l.to_string()));
+        }
+        self.call(Method::GET, self.url("/scan"), &q, None).await
+    }
+
+    /// BM25-ranked full-text search.
+    pub async fn search(&self, query: &str, k: usize) -> Result<SearchResults> {
+        let q = [("q", query.to_string()), ("k", k.to_string())];
+        self.call(Method::GET, self.url("/search"), &q, None).await
+    }
+
+    /// Semantic search by the embedding of `query`.
+    pub async fn semantic_search(&self, query: &str, k: usize) -> Result<SearchResults> {
+        let q = [("q", query.to_string()), ("k", k.to_string())];
+        self.call(Method::GET, self.url("/semantic_search"), &q, None)
+            .await
+    }
+
+    /// Semantic search by a vector.
+    pub async fn semantic_search_vector(&self, vector: &[f32], k: usize) -> Result<SearchResults> {
+        let body = json!({ "vector": vector, "k": k });
+        self.call(Method::POST, self.url("/semantic_search"), &[], Some(body))
+            .await
+    }
+
+    /// `/health`; a 503 (engine poisoned) is `Error::Api { status: 503, .. }`.
+    pub async fn health(&self) -> Result<Health> {
+        self.call(Method::GET, self.url("/health"), &[], None).await
+    }
+
+    pub async fn cluster_status(&self) -> Result<ClusterStatus> {
+        self.call(Method::GET, self.url("/cluster/status"), &[], None)
+            .await
+    }
+
+    /// Asks the node to add `node_id` at `address` (refused in standalone mode).
+    pub async fn cluster_join(&self, node_id: &str, address: &str) -> Result<Value> {
+        let body = json!({ "node_id": node_id, "address": address });
+        self.call(Method::POST, self.url("/cluster/join"), &[], Some(body))
+            .await
+    }
+
+    /// Asks the node to become primary (refused in standalone mode).
+    pub async fn become_primary(&self) -> Result<Value> {
+        self.call(Method::POST, self.url("/become_primary"), &[], None)
+            .await
+    }
+
+    /// Flushes memtables to SSTables.
+    pub async fn admin_flush(&self) -> Result<()> {
+        self.call::<Value>(Method::POST, self.url("/admin/flush"), &[], None)
+            .await
+            .map(drop)
+    }
+
+    /// Compacts the whole key range.
+    pub async fn admin_compact(&self) -> Result<()> {
+        self.call::<Value>(Method::POST, self.url("/admin/compact"), &[], None)
+            .await
+            .map(drop)
+    }
+
+    /// Engine statistics, as the server reports them.
+    pub async fn admin_stats(&self) -> Result<Value> {
+        self.call(Method::GET, self.url("/admin/stats"), &[], None)
+            .await
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> Result<String> {
+        Ok(self
+            .send(Method::GET, self.url("/metrics"), &[], None)
+            .await?
+            .1)
+    }
+
+    /// The OpenAPI document.
+    pub async fn openapi(&self) -> Result<Value> {
+        self.call(Method::GET, self.url("/openapi.json"), &[], None)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_percent_encoded_in_paths() {
+        let c = Client::new("http://127.0.0.1:1/").unwrap();
+        assert_eq!(
+            c.key_url("get", "a/b c"),
+            "http://127.0.0.1:1/get/a%2Fb%20c"
+        );
+        assert_eq!(
+            c.key_url("get", "é-_.~"),
+            "http://127.0.0.1:1/get/%C3%A9-_.~"
+        );
+    }
+
+    #[test]
+    fn rejects_non_http_urls() {
+        assert!(Client::new("127.0.0.1:5000").is_err());
+        assert!(Client::new("http://").is_err());
+    }
+}

@@ -1,1 +1,34 @@
-//! Placeholder: being built.
+//! The KVStore server: the HTTP API of one node, as a library so tests and tools can start it
+//! in-process; the `kvstore` binary (`src/main.rs`, with its `cli/` modules) is a thin layer of
+//! command-line parsing over it and over `kvstore-client`.
+//!
+//! # Guarantees
+//! - **Durability**: a write is answered `200` only after the engine made it durable (WAL fsync,
+//!   shared by concurrent writers).
+//! - **Atomicity**: a document and all its index changes, and a whole `/bulk_set`, are one engine
+//!   `WriteBatch`: after any failure or crash, all of it or none of it is there.
+//! - **Errors**: every failure is `{"error": "..."}` with one status per cause ([`ApiError`]);
+//!   client input never panics the server; request bodies are bounded.
+//!
+//! # Map (in the order a request flows)
+//! - [`routes`]: warp filters and handlers; input checks in `routes::input`.
+//! - [`node`]: the [`Node`] trait (what a cluster mode must provide) and [`StandaloneNode`].
+//! - [`error`]: [`ApiError`] → HTTP status; [`ServerError`] for start-up.
+//! - [`metrics`]: Prometheus registry; [`openapi`]: the `/openapi.json` document.
+//! - [`server`]: bind, serve, graceful shutdown; [`config`]: [`ServerConfig`] and limits.
+//!
+//! The HTTP API is described for people in `docs/http-api.md`.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod node;
+pub mod openapi;
+pub mod routes;
+pub mod server;
+
+pub use config::{Limits, Mode, ServerConfig};
+pub use error::{ApiError, ServerError};
+pub use node::{Node, StandaloneNode};
+pub use server::{shutdown_signal, Server};

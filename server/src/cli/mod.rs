@@ -1,0 +1,147 @@
+//! Command-line parsing (clap) and dispatch. Part of the `kvstore` binary, not of the library.
+
+mod bulk;
+mod client_cmds;
+mod serve;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kvstore",
+    version,
+    about = "KVStore: a persistent key-value store spoken to over HTTP"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Start a node.
+    Serve(ServeArgs),
+    /// Print the value of KEY.
+    Get {
+        key: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Store VALUE under KEY (durable when the command returns).
+    Set {
+        key: String,
+        value: String,
+        /// Ask the server to fail this write on purpose with a small probability.
+        #[arg(long)]
+        debug_fail: bool,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Delete KEY.
+    Delete {
+        key: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Store many pairs from JSON lines ({"key","value"} or ["k","v"]) or CSV (key,value).
+    BulkSet(bulk::BulkArgs),
+    /// List keys and values in key order.
+    Scan {
+        #[arg(long)]
+        start: Option<String>,
+        #[arg(long)]
+        end: Option<String>,
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Items per page (1..=1000).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Follow pages to the end instead of printing one page.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Full-text search.
+    Search {
+        query: String,
+        #[arg(short, long, default_value_t = 10)]
+        k: usize,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Semantic search.
+    SemanticSearch {
+        query: String,
+        #[arg(short, long, default_value_t = 10)]
+        k: usize,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Health and cluster status of a node.
+    Status {
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+/// Where the server is and how to print.
+#[derive(Args, Debug, Clone)]
+pub struct Conn {
+    /// Base URL of the server.
+    #[arg(long, env = "KVSTORE_URL", default_value = "http://127.0.0.1:5000")]
+    pub url: String,
+    /// Print JSON (for scripts) instead of human-readable text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ModeArg {
+    Standalone,
+    Raft,
+    Masterless,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Port to listen on (same as --port; 0 picks a free port).
+    #[arg(value_name = "PORT")]
+    port_arg: Option<u16>,
+    /// Port to listen on [default: 5000]; 0 picks a free port. The bound address is printed on
+    /// stdout as `kvstore listening on http://HOST:PORT`.
+    #[arg(long, env = "KVSTORE_PORT")]
+    port: Option<u16>,
+    /// Interface to listen on.
+    #[arg(long, env = "KVSTORE_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Directory of the database files.
+    #[arg(long, env = "KVSTORE_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// This node's id.
+    #[arg(long, env = "KVSTORE_NODE_ID", default_value = "node1")]
+    node_id: String,
+    /// Cluster mode (only standalone is implemented yet).
+    #[arg(long, value_enum, default_value = "standalone")]
+    mode: ModeArg,
+    /// Largest value accepted, in bytes.
+    #[arg(long, default_value_t = kvstore_server::config::DEFAULT_MAX_VALUE_BYTES)]
+    max_value_bytes: usize,
+    /// Largest request body accepted, in bytes (bounds /bulk_set).
+    #[arg(long, default_value_t = kvstore_server::config::DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+    /// Probability that a write sent with debug_fail=true fails on purpose (testing aid).
+    #[arg(long, default_value_t = kvstore_server::config::DEFAULT_DEBUG_FAIL_PROBABILITY, hide = true)]
+    debug_fail_probability: f64,
+}
+
+/// Runs the chosen command; the exit code says whether it did what was asked.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::BulkSet(args) => bulk::run(args),
+        other => client_cmds::run(other),
+    }
+}

@@ -1,0 +1,122 @@
+//! The [`Node`] trait: what the routes ask of a node, whatever its cluster mode.
+//!
+//! Routes validate the request (sizes, types), then call a `Node`; they never touch the engine.
+//! A mode decides where a write goes and how a read is served. Implementations:
+//! - [`StandaloneNode`]: one process, writes through `kvstore_search::Indexer` into the local
+//!   engine; concurrent plain `/set`s share one batch and fsync (`group_commit`).
+//! - raft and masterless: not yet built (`--mode raft|masterless` is refused at start-up).
+//!
+//! # To ensure correctness, an implementation must
+//! 1. answer `Ok` to a write only once it is durable (survives kill -9 and power loss);
+//! 2. apply a write — a document with every index change it causes, or a whole bulk — all or
+//!    nothing, so a failure (real or injected by `debug_fail`) never leaves half of it;
+//! 3. never block the async runtime: engine calls go to blocking threads;
+//! 4. map every failure to an [`ApiError`], never panic on client input.
+
+mod fail;
+mod group_commit;
+mod standalone;
+
+pub use fail::{FailPoint, FailureInjector};
+pub use standalone::StandaloneNode;
+
+use crate::error::ApiError;
+use async_trait::async_trait;
+use serde::Serialize;
+
+/// A document write: `value` under `key`, optionally with a caller-supplied embedding.
+#[derive(Clone, Debug)]
+pub struct SetRequest {
+    pub key: String,
+    pub value: String,
+    pub vector: Option<Vec<f32>>,
+    pub debug_fail: bool,
+}
+
+/// A page of a key-ordered scan. `start` is inclusive, `end` exclusive; `prefix` narrows both.
+#[derive(Clone, Debug, Default)]
+pub struct ScanRequest {
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub prefix: Option<String>,
+    /// At most this many items (at least 1).
+    pub limit: usize,
+}
+
+/// One page of scan results, in key order.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScanPage {
+    pub items: Vec<KeyValue>,
+    /// The `start` of the next page; `None` when this page is the last.
+    pub next: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct KeyValue {
+    pub key: String,
+    pub value: String,
+}
+
+/// One ranked search result.
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchHit {
+    pub key: String,
+    pub score: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snippet: Option<String>,
+}
+
+/// What a semantic search is by.
+#[derive(Clone, Debug)]
+pub enum SemanticQuery {
+    Text(String),
+    Vector(Vec<f32>),
+}
+
+/// `/cluster/status`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClusterStatus {
+    pub node_id: String,
+    pub mode: String,
+    pub role: String,
+}
+
+/// A node of any mode. `Send + Sync`: one instance serves every request concurrently.
+#[async_trait]
+pub trait Node: Send + Sync + 'static {
+    /// The value under `key`, `None` when absent.
+    async fn get(&self, key: String) -> Result<Option<String>, ApiError>;
+    /// Stores a document durably (and its index entries, atomically).
+    async fn set(&self, req: SetRequest) -> Result<(), ApiError>;
+    /// Deletes `key`; `false` when it was absent.
+    async fn delete(&self, key: String, debug_fail: bool) -> Result<bool, ApiError>;
+    /// Stores all `items` durably in one atomic batch (all or nothing).
+    async fn bulk_set(
+        &self,
+        items: Vec<(String, String)>,
+        debug_fail: bool,
+    ) -> Result<(), ApiError>;
+    async fn scan(&self, req: ScanRequest) -> Result<ScanPage, ApiError>;
+    /// BM25-ranked full-text search, best first.
+    async fn search(&self, query: String, k: usize) -> Result<Vec<SearchHit>, ApiError>;
+    /// Vector search, best first.
+    async fn semantic_search(
+        &self,
+        query: SemanticQuery,
+        k: usize,
+    ) -> Result<Vec<SearchHit>, ApiError>;
+    /// `Err` when the node cannot serve writes (e.g. a poisoned engine).
+    async fn health(&self) -> Result<(), ApiError>;
+    fn status(&self) -> ClusterStatus;
+    /// Adds a node to the cluster (`/cluster/join`).
+    async fn join(&self, node_id: String, address: String) -> Result<serde_json::Value, ApiError>;
+    /// Makes this node the primary (`/become_primary`).
+    async fn become_primary(&self) -> Result<serde_json::Value, ApiError>;
+    /// Flushes memtables to SSTables and waits.
+    async fn flush(&self) -> Result<(), ApiError>;
+    /// Compacts the whole key range and waits.
+    async fn compact(&self) -> Result<(), ApiError>;
+    async fn stats(&self) -> Result<kvstore_engine::DbStats, ApiError>;
+    /// Releases the engine; called once, after the last request finished.
+    async fn close(&self) -> Result<(), kvstore_engine::Error>;
+}

@@ -1,0 +1,317 @@
+//! Reading and checking what a client sent: bounded bodies, JSON fields, keys, `k`, paths.
+//! Everything here is checked before a [`crate::node::Node`] is called.
+
+use crate::config::Limits;
+use crate::error::ApiError;
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use serde_json::{Map, Value};
+
+/// Largest `k` for search and largest `limit` for scan.
+pub const MAX_K: i64 = 1000;
+pub const DEFAULT_K: usize = 10;
+pub const DEFAULT_SCAN_LIMIT: usize = 100;
+
+/// How many bytes of an oversized body are read and discarded before answering 413, so that
+/// ordinary clients (which send the whole body before reading the answer) see the 413 instead
+/// of a reset connection. Past this the connection is simply closed.
+pub const DRAIN_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads a body of at most `limit` bytes; past it the answer is 413. An oversized body (declared
+/// or streamed) is drained up to [`DRAIN_LIMIT_BYTES`], never buffered.
+pub async fn read_body<S, B>(
+    content_length: Option<u64>,
+    stream: S,
+    limit: usize,
+) -> Result<Bytes, ApiError>
+where
+    S: Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    let mut stream = std::pin::pin!(stream);
+    let mut seen: u64 = 0;
+    let mut over = content_length.is_some_and(|len| len > limit as u64);
+    let mut buf = BytesMut::new();
+    if !over {
+        buf.reserve(content_length.unwrap_or(0).min(1 << 20) as usize);
+    }
+    while let Some(chunk) = stream.next().await {
+        let mut chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("cannot read request body: {e}")))?;
+        seen += chunk.remaining() as u64;
+        if !over && seen > limit as u64 {
+            over = true;
+            buf = BytesMut::new();
+        }
+        if over {
+            if seen > DRAIN_LIMIT_BYTES {
+                break;
+            }
+            chunk.advance(chunk.remaining());
+            continue;
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            let n = part.len();
+            buf.extend_from_slice(part);
+            chunk.advance(n);
+        }
+    }
+    if over {
+        let got = content_length.unwrap_or(0).max(seen);
+        return Err(ApiError::TooLarge {
+            what: "request body",
+            got: usize::try_from(got).unwrap_or(usize::MAX),
+            limit,
+        });
+    }
+    Ok(buf.freeze())
+}
+
+/// Parses a body as a JSON object.
+pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::BadRequest(
+            "request body is empty; expected a JSON object".into(),
+        ));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(other) => Err(ApiError::BadRequest(format!(
+            "request body must be a JSON object, got {}",
+            type_name(&other)
+        ))),
+        Err(e) => Err(ApiError::BadRequest(format!("malformed JSON: {e}"))),
+    }
+}
+
+/// JSON type names for error messages.
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A required string field.
+pub fn string_field(obj: &mut Map<String, Value>, name: &str) -> Result<String, ApiError> {
+    match obj.remove(name) {
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "\"{name}\" must be a JSON string, got {}",
+            type_name(&other)
+        ))),
+        None => Err(ApiError::BadRequest(format!("missing field \"{name}\""))),
+    }
+}
+
+/// An optional boolean field (absent or null = false).
+pub fn bool_field(obj: &Map<String, Value>, name: &str) -> Result<bool, ApiError> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "\"{name}\" must be a boolean, got {}",
+            type_name(other)
+        ))),
+    }
+}
+
+/// An optional vector field: an array of finite numbers.
+pub fn vector_field(obj: &Map<String, Value>, name: &str) -> Result<Option<Vec<f32>>, ApiError> {
+    let arr = match obj.get(name) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(a)) => a,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "\"{name}\" must be an array of numbers, got {}",
+                type_name(other)
+            )))
+        }
+    };
+    let mut out = Vec::with_capacity(arr.len());
+    for (i, v) in arr.iter().enumerate() {
+        match v.as_f64() {
+            Some(x) if (x as f32).is_finite() => out.push(x as f32),
+            _ => {
+                return Err(ApiError::BadRequest(format!(
+                    "\"{name}\"[{i}] must be a finite number"
+                )))
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Checks a key: 1..=max_key_bytes bytes (it is UTF-8 by construction).
+pub fn check_key(key: &str, limits: &Limits) -> Result<(), ApiError> {
+    if key.is_empty() {
+        return Err(ApiError::BadRequest("key must not be empty".into()));
+    }
+    if key.len() > limits.max_key_bytes {
+        return Err(ApiError::TooLarge {
+            what: "key",
+            got: key.len(),
+            limit: limits.max_key_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// Checks a value against the configured limit.
+pub fn check_value(value: &str, limits: &Limits) -> Result<(), ApiError> {
+    if value.len() > limits.max_value_bytes {
+        return Err(ApiError::TooLarge {
+            what: "value",
+            got: value.len(),
+            limit: limits.max_value_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// The key named by the rest of a path, percent-decoded: `a%2Fb` and `a/b` are both `a/b`.
+pub fn key_from_path(tail: &str) -> Result<String, ApiError> {
+    percent_encoding::percent_decode_str(tail)
+        .decode_utf8()
+        .map(|k| k.into_owned())
+        .map_err(|_| ApiError::BadRequest("key is not valid UTF-8 after percent-decoding".into()))
+}
+
+/// Query-string pairs, percent-decoded.
+pub fn query_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
+        .map_err(|e| ApiError::BadRequest(format!("malformed query string: {e}")))
+}
+
+/// The last value of `name` in a query.
+pub fn query_get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// An integer in `1..=MAX_K`, `default` when absent. `what` names it in the error.
+pub fn bounded_count(raw: Option<&str>, default: usize, what: &str) -> Result<usize, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<i64>() {
+        Ok(n) if (1..=MAX_K).contains(&n) => Ok(n as usize),
+        _ => Err(ApiError::BadRequest(format!(
+            "{what} must be an integer from 1 to {MAX_K}, got {raw:?}"
+        ))),
+    }
+}
+
+/// `k` from a JSON body: absent = default; otherwise an integer in `1..=MAX_K`.
+pub fn json_k(obj: &Map<String, Value>) -> Result<usize, ApiError> {
+    match obj.get("k") {
+        None | Some(Value::Null) => Ok(DEFAULT_K),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(k) if (1..=MAX_K).contains(&k) => Ok(k as usize),
+            _ => Err(ApiError::BadRequest(format!(
+                "k must be an integer from 1 to {MAX_K}, got {n}"
+            ))),
+        },
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "k must be an integer, got {}",
+            type_name(other)
+        ))),
+    }
+}
+
+/// The items of `/bulk_set`: `[["k","v"], ...]` or `[{"key","value"}, ...]` (mixing is fine).
+/// One bad item rejects the whole list, naming its index.
+pub fn bulk_items(value: Value, limits: &Limits) -> Result<Vec<(String, String)>, ApiError> {
+    let Value::Array(arr) = value else {
+        return Err(ApiError::BadRequest(format!(
+            "\"items\" must be an array, got {}",
+            type_name(&value)
+        )));
+    };
+    let mut out = Vec::with_capacity(arr.len());
+    for (i, item) in arr.into_iter().enumerate() {
+        let at = |e: ApiError| match e {
+            ApiError::BadRequest(m) => ApiError::BadRequest(format!("items[{i}]: {m}")),
+            other => other,
+        };
+        let (k, v) = match item {
+            Value::Array(pair) => match <[Value; 2]>::try_from(pair) {
+                Ok([Value::String(k), Value::String(v)]) => (k, v),
+                _ => {
+                    return Err(at(ApiError::BadRequest(
+                        "must be a [key, value] pair of two JSON strings".into(),
+                    )))
+                }
+            },
+            Value::Object(mut o) => {
+                let k = string_field(&mut o, "key").map_err(at)?;
+                let v = string_field(&mut o, "value").map_err(at)?;
+                (k, v)
+            }
+            other => {
+                return Err(at(ApiError::BadRequest(format!(
+                    "must be a [key, value] pair or a {{\"key\", \"value\"}} object, got {}",
+                    type_name(&other)
+                ))))
+            }
+        };
+        check_key(&k, limits).map_err(at)?;
+        check_value(&v, limits).map_err(at)?;
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keys_are_percent_decoded() {
+        assert_eq!(key_from_path("a%2Fb").unwrap(), "a/b");
+        assert_eq!(key_from_path("a/b").unwrap(), "a/b");
+        assert_eq!(key_from_path("%C3%A9t%C3%A9").unwrap(), "été");
+        assert!(key_from_path("%FF").is_err());
+    }
+
+    #[test]
+    fn k_is_bounded() {
+        assert_eq!(bounded_count(None, 10, "k").unwrap(), 10);
+        assert_eq!(bounded_count(Some("1000"), 10, "k").unwrap(), 1000);
+        for bad in ["0", "-1", "1001", "abc", "99999999999999999999", ""] {
+            assert!(bounded_count(Some(bad), 10, "k").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bulk_items_accept_both_shapes_and_reject_any_bad_one() {
+        let l = Limits::default();
+        let items = bulk_items(json!([["a", "1"], {"key": "b", "value": "2"}]), &l).unwrap();
+        assert_eq!(
+            items,
+            vec![("a".into(), "1".into()), ("b".into(), "2".into())]
+        );
+        let e = bulk_items(json!([["a", "1"], ["b", 2]]), &l).unwrap_err();
+        assert!(e.to_string().contains("items[1]"), "{e}");
+        assert!(bulk_items(json!([["", "1"]]), &l).is_err());
+        assert!(bulk_items(json!([["a"]]), &l).is_err());
+        assert!(bulk_items(json!({"a": "1"}), &l).is_err());
+    }
+
+    #[test]
+    fn oversized_key_is_413() {
+        let l = Limits::default();
+        let e = check_key(&"k".repeat(4097), &l).unwrap_err();
+        assert_eq!(e.status().as_u16(), 413);
+        assert!(check_key(&"k".repeat(4096), &l).is_ok());
+    }
+}
