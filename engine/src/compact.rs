@@ -188,6 +188,10 @@ impl DbInner {
                 match self.compact_once() {
                     Ok(true) => continue,
                     Ok(false) => break,
+                    Err(crate::Error::Storage(e)) => {
+                        self.poison_for("compaction failed", &e);
+                        break;
+                    }
                     Err(e) => {
                         self.poison(format!("compaction failed: {e}"));
                         break;

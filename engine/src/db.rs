@@ -119,6 +119,10 @@ pub(crate) struct DbInner {
     pub snapshots: Mutex<BTreeMap<SeqNo, usize>>,
     /// `Some(reason)` after a failed persist: all later writes are refused (see `poison`).
     pub poisoned: Mutex<Option<String>>,
+    /// True while every failure behind `poisoned` was "no space": then `try_resume` may lift it.
+    pub poison_recoverable: AtomicBool,
+    /// When writes last tried to lift a recoverable poison (at most once a second).
+    pub last_resume_attempt: Mutex<Option<std::time::Instant>>,
     pub bg: Mutex<BgState>,
     /// Signalled when background work may be needed, and when a flush or compaction finished
     /// (stalled writers wait on it too).
@@ -254,13 +258,46 @@ impl DbInner {
     /// dropped the dirty pages, so what is on disk is unknown; only a reopen (which replays
     /// what is really there) can continue safely.
     pub fn poison(&self, reason: String) {
-        tracing::error!(%reason, "database poisoned; refusing writes until reopened");
+        self.poison_with(reason, false);
+    }
+
+    /// Poisons for `err`: recoverable (see `resume.rs`) only if the disk was full.
+    pub fn poison_for(&self, what: &str, err: &kvstore_base::Error) {
+        self.poison_with(format!("{what}: {err}"), err.is_disk_full());
+    }
+
+    fn poison_with(&self, reason: String, recoverable: bool) {
+        tracing::error!(%reason, recoverable, "database poisoned; refusing writes");
         let mut p = self.poisoned.lock();
         if p.is_none() {
             *p = Some(reason);
+            self.poison_recoverable
+                .store(recoverable, Ordering::Release);
+        } else if !recoverable {
+            // One unrecoverable failure makes the whole poison permanent until reopen.
+            self.poison_recoverable.store(false, Ordering::Release);
         }
         drop(p);
         self.bg_cv.notify_all();
+    }
+
+    /// If the database is poisoned only because the disk was full, tries (at most once a
+    /// second) to resume writes.
+    pub fn maybe_resume(&self) {
+        if !self.poison_recoverable.load(Ordering::Acquire) {
+            return;
+        }
+        {
+            let mut last = self.last_resume_attempt.lock();
+            let now = std::time::Instant::now();
+            if last.is_some_and(|t| now.duration_since(t) < std::time::Duration::from_secs(1)) {
+                return;
+            }
+            *last = Some(now);
+        }
+        if let Err(e) = self.try_resume() {
+            tracing::warn!(error = %e, "writes not resumed yet");
+        }
     }
 
     pub fn check_writable(&self) -> Result<()> {
@@ -289,7 +326,7 @@ impl DbInner {
         let cur = self.current();
         let version = Version::build(&levels, Some(&cur.version), |m| self.open_table(m))?;
         if let Err(e) = vs.manifest.append(&edit) {
-            self.poison(format!("manifest write failed: {e}"));
+            self.poison_for("manifest write failed", &e);
             return Err(e.into());
         }
         vs.levels = levels;
@@ -309,20 +346,25 @@ impl DbInner {
         if vs.manifest.size() < MANIFEST_ROLL_BYTES {
             return;
         }
+        if let Err(e) = self.roll_manifest(vs) {
+            self.poison_for("manifest roll failed", &e);
+        }
+    }
+
+    /// Writes a new manifest holding the current state as one edit, makes it live, and removes
+    /// the old one. Also the way past a manifest whose last append failed.
+    pub fn roll_manifest(&self, vs: &mut VersionState) -> kvstore_base::Result<()> {
         let number = self.new_file_number();
         let mut snap = self.current().version.snapshot_edit();
         snap.log_number = Some(vs.log_number);
         snap.next_file_number = Some(self.next_file.load(Ordering::SeqCst));
         snap.last_seq = Some(self.visible_seq.load(Ordering::SeqCst));
-        match ManifestWriter::create(self.fs.as_ref(), &self.dir, number, &snap) {
-            Ok(m) => {
-                let old = std::mem::replace(&mut vs.manifest, m);
-                let _ = self
-                    .fs
-                    .remove_file(&filenames::manifest_path(&self.dir, old.number()));
-            }
-            Err(e) => self.poison(format!("manifest roll failed: {e}")),
-        }
+        let m = ManifestWriter::create(self.fs.as_ref(), &self.dir, number, &snap)?;
+        let old = std::mem::replace(&mut vs.manifest, m);
+        let _ = self
+            .fs
+            .remove_file(&filenames::manifest_path(&self.dir, old.number()));
+        Ok(())
     }
 
     pub fn get_at(&self, cf: u32, key: &[u8], seq: SeqNo) -> Result<Option<Vec<u8>>> {
@@ -535,6 +577,8 @@ impl Db {
             cfs: RwLock::new(cfs),
             snapshots: Mutex::new(BTreeMap::new()),
             poisoned: Mutex::new(None),
+            poison_recoverable: AtomicBool::new(false),
+            last_resume_attempt: Mutex::new(None),
             bg: Mutex::new(BgState::default()),
             bg_cv: Condvar::new(),
             compaction_lock: Mutex::new(()),
@@ -778,6 +822,14 @@ impl Db {
     /// `Err(Poisoned)` once a failed persist has made the database refuse writes.
     pub fn health(&self) -> Result<()> {
         self.inner.check_writable()
+    }
+
+    /// Tries now to lift a poison caused by a full disk (writes also try by themselves, at most
+    /// once a second). `Ok(true)` when writes are accepted again, `Ok(false)` when the database
+    /// was not poisoned; any other poison stays until the database is reopened.
+    pub fn resume(&self) -> Result<bool> {
+        self.check_open()?;
+        self.inner.try_resume()
     }
 
     /// Waits for background work to stop, syncs the WAL and refuses further calls. Dropping the

@@ -215,7 +215,10 @@ impl DbInner {
                 }
             }
             if let Err(e) = self.flush_oldest() {
-                self.poison(format!("flush failed: {e}"));
+                match &e {
+                    crate::Error::Storage(b) => self.poison_for("flush failed", b),
+                    _ => self.poison(format!("flush failed: {e}")),
+                }
             }
         }
     }

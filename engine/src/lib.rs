@@ -37,6 +37,7 @@ mod iter;
 mod manifest;
 mod options;
 mod record;
+mod resume;
 mod stats;
 mod version;
 mod wal;

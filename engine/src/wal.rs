@@ -16,6 +16,7 @@ pub const WAL_MAGIC: &[u8; 8] = b"KVSTWAL\0";
 
 /// An open WAL segment being appended to.
 pub struct WalWriter {
+    number: u64,
     path: PathBuf,
     file: Box<dyn WritableFile>,
 }
@@ -33,7 +34,11 @@ impl WalWriter {
         file.sync().map_err(|e| Error::io(ctx("fsync"), e))?;
         fs.sync_dir(dir)
             .map_err(|e| Error::io(format!("fsync directory {}", dir.display()), e))?;
-        Ok(WalWriter { path, file })
+        Ok(WalWriter { number, path, file })
+    }
+
+    pub fn number(&self) -> u64 {
+        self.number
     }
 
     /// Appends already-framed records.

@@ -6,6 +6,17 @@
 //! applies them to the memtable, publishes the new visible sequence number, and only then wakes
 //! the followers with the group's outcome. So N concurrent durable writers cost about one fsync,
 //! not N — and nobody is answered before their bytes are on disk.
+//!
+//! **Linger.** When a durable group finishes, its followers are woken and the next leader is
+//! promoted at the same moment; the followers then need a few microseconds to return, produce
+//! their next write and queue again — by which time the new leader has already taken a group
+//! without them. With 4 durable writers that splits them into groups of about two, and each
+//! group pays a whole fsync. So a leader whose batch is durable, when the previous group had
+//! more than one writer (evidence of concurrency), waits briefly for the queue to grow before
+//! taking its group: it yields the CPU until the queue holds as many requests as the previous
+//! group, or the queue stops growing, or `MAX_LINGER` has passed (small next to an fsync, which
+//! costs 100 µs–several ms). A lone writer never lingers. The linger changes only how writes are
+//! grouped, never when one is acknowledged: still only after the fsync covering it.
 
 use crate::batch::WriteBatch;
 use crate::db::{DbInner, MemGroup, SuperVersion};
@@ -17,7 +28,7 @@ use kvstore_base::SeqNo;
 use kvstore_compaction::{write_stall, StallDecision, StallOptions};
 use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,6 +37,10 @@ use std::time::{Duration, Instant};
 const MAX_GROUP_BYTES: usize = 4 << 20;
 /// How long a stalled writer sleeps between checks, if no background event wakes it first.
 const STALL_POLL: Duration = Duration::from_millis(50);
+/// Longest a durable leader waits for the previous group's writers to queue again.
+const MAX_LINGER: Duration = Duration::from_micros(60);
+/// The linger ends early once the queue has not grown for this long.
+const LINGER_IDLE: Duration = Duration::from_micros(15);
 
 /// The outcome a leader hands to its followers (errors are re-created per follower).
 #[derive(Clone)]
@@ -58,6 +73,9 @@ pub(crate) struct WriterState {
 pub(crate) struct WriteQueue {
     queue: Mutex<VecDeque<Arc<Request>>>,
     pub writer: Mutex<WriterState>,
+    /// Requests in the last durable group (0 after a group without sync); read by the next
+    /// leader to decide whether to linger. A hint only: Relaxed.
+    last_sync_group: AtomicUsize,
 }
 
 impl WriteQueue {
@@ -65,6 +83,31 @@ impl WriteQueue {
         WriteQueue {
             queue: Mutex::new(VecDeque::new()),
             writer: Mutex::new(WriterState { wal, last_seq }),
+            last_sync_group: AtomicUsize::new(0),
+        }
+    }
+
+    /// The durable leader's wait for stragglers (see the module docs). Returns at once unless
+    /// the previous durable group had several writers and this queue holds fewer.
+    fn linger(&self) {
+        let want = self.last_sync_group.load(Ordering::Relaxed);
+        if want <= 1 {
+            return;
+        }
+        let start = Instant::now();
+        let mut len = self.queue.lock().len();
+        let mut grew_at = start;
+        while len < want {
+            std::thread::yield_now();
+            let now = Instant::now();
+            if now - start >= MAX_LINGER || now - grew_at >= LINGER_IDLE {
+                break;
+            }
+            let l = self.queue.lock().len();
+            if l > len {
+                len = l;
+                grew_at = now;
+            }
         }
     }
 
@@ -75,6 +118,7 @@ impl WriteQueue {
 
 impl DbInner {
     pub(crate) fn write_batch(&self, batch: WriteBatch, sync: bool) -> Result<()> {
+        self.maybe_resume();
         self.check_writable()?;
         let req = Arc::new(Request {
             size: batch.size_bytes(),
@@ -101,6 +145,9 @@ impl DbInner {
         }
 
         // Leader: take a group from the head of the queue (this request is first).
+        if sync {
+            self.queue.linger();
+        }
         let group: Vec<Arc<Request>> = {
             let q = self.queue.queue_lock();
             let mut bytes = 0usize;
@@ -114,6 +161,10 @@ impl DbInner {
                 .collect()
         };
         let result = self.commit_group(&group);
+        let durable = group.iter().any(|r| r.sync);
+        self.queue
+            .last_sync_group
+            .store(if durable { group.len() } else { 0 }, Ordering::Relaxed);
         let outcome = match &result {
             Ok(()) => Outcome::Ok,
             Err(Error::Closed) => Outcome::Closed,
@@ -124,6 +175,12 @@ impl DbInner {
                     .unwrap_or_else(|| e.to_string()),
             ),
         };
+        // Followers first (their writes are done; they may already queue their next ones while
+        // the next leader is promoted and lingers), then the next leader.
+        for r in group.iter().skip(1) {
+            *r.state.lock() = ReqState::Done(outcome.clone());
+            r.cv.notify_one();
+        }
         {
             let mut q = self.queue.queue_lock();
             for _ in 0..group.len() {
@@ -133,10 +190,6 @@ impl DbInner {
                 *next.state.lock() = ReqState::Leader;
                 next.cv.notify_one();
             }
-        }
-        for r in group.iter().skip(1) {
-            *r.state.lock() = ReqState::Done(outcome.clone());
-            r.cv.notify_one();
         }
         result
     }
@@ -161,14 +214,15 @@ impl DbInner {
             seq += n;
         }
         if let Err(e) = w.wal.append(&framed) {
-            self.poison(format!("WAL append failed: {e}"));
+            self.poison_for("WAL append failed", &e);
             return Err(e.into());
         }
         if group.iter().any(|r| r.sync) {
             let t = Instant::now();
             if let Err(e) = w.wal.sync() {
-                // IMPORTANT: never retried — see DbInner::poison.
-                self.poison(format!("WAL fsync failed: {e}"));
+                // IMPORTANT: never retried — see DbInner::poison. A full disk can be resumed
+                // from, but only on a new segment after a flush (resume.rs), never this one.
+                self.poison_for("WAL fsync failed", &e);
                 return Err(e.into());
             }
             Counters::add(&self.counters.wal_syncs, 1);
@@ -255,14 +309,14 @@ impl DbInner {
         // IMPORTANT: the old segment is synced before the new one exists, so only the newest
         // segment can ever end in a torn record (recovery relies on it), even with sync = false.
         if let Err(e) = w.wal.sync() {
-            self.poison(format!("WAL fsync failed: {e}"));
+            self.poison_for("WAL fsync failed", &e);
             return Err(e.into());
         }
         let number = self.new_file_number();
         let wal = match WalWriter::create(self.fs.as_ref(), &self.dir, number) {
             Ok(wal) => wal,
             Err(e) => {
-                self.poison(format!("cannot create WAL segment: {e}"));
+                self.poison_for("cannot create WAL segment", &e);
                 return Err(e.into());
             }
         };

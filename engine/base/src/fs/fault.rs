@@ -173,6 +173,11 @@ impl FaultFs {
         Ok(())
     }
 
+    /// Bytes held by all live files.
+    pub fn total_bytes(&self) -> u64 {
+        self.state.lock().live_bytes()
+    }
+
     /// The live length of a file.
     pub fn file_len(&self, path: &Path) -> Option<usize> {
         self.state
@@ -200,7 +205,12 @@ impl WritableFile for FaultWritable {
             return Err(injected("write"));
         }
         if let Some(cap) = s.capacity {
-            if s.live_bytes() + data.len() as u64 > cap {
+            let used = s.live_bytes();
+            if used + data.len() as u64 > cap {
+                // Like a real disk, write what fits before failing: a partial record.
+                let fits = cap.saturating_sub(used) as usize;
+                self.inode.lock().data.extend_from_slice(&data[..fits]);
+                self.size += fits as u64;
                 return Err(io::Error::new(
                     io::ErrorKind::StorageFull,
                     "injected fault: no space left on device",
