@@ -152,9 +152,17 @@ impl DbInner {
                         levels: &c.levels,
                         busy: &busy,
                     };
-                    match manual_compaction(&view, level, start, end, &opts) {
-                        Some(task) => self.run_compaction(cf, &task)?,
-                        None => break,
+                    let Some(task) = manual_compaction(&view, level, start, end, &opts) else {
+                        break;
+                    };
+                    if let Err(e) = self.run_compaction(cf, &task) {
+                        // Like the background loop: a failed table persist poisons, whoever
+                        // asked for the compaction.
+                        match &e {
+                            crate::Error::Storage(se) => self.poison_for("compaction failed", se),
+                            other => self.poison(format!("compaction failed: {other}")),
+                        }
+                        return Err(e);
                     }
                 }
             }

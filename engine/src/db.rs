@@ -486,6 +486,11 @@ impl Db {
                 last_seq = edit.last_seq.unwrap_or(last_seq).max(last_seq);
                 log_number = edit.log_number.unwrap_or(log_number).max(log_number);
             }
+            // A damaged manifest tail reads as a torn one; refuse if it lost a durable edit.
+            let live = levels
+                .values()
+                .flat_map(|c| c.levels.iter().flatten().map(|m| m.number));
+            crate::manifest::check_referenced_files(fs.as_ref(), &dir, &mpath, live, log_number)?;
         }
 
         // 2. WAL segments not yet in tables, oldest first; their numbers also bound next_file.

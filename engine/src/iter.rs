@@ -115,7 +115,10 @@ pub struct DbIterator {
     started: bool,
     done: bool,
     /// The user key last decided (returned or found deleted): older versions of it are skipped.
-    last_key: Option<Vec<u8>>,
+    /// Meaningful only while `has_last`; the buffer is reused from key to key, so a scan
+    /// allocates only the key and value it returns.
+    last_key: Vec<u8>,
+    has_last: bool,
 }
 
 impl DbIterator {
@@ -134,7 +137,8 @@ impl DbIterator {
             prefix,
             started: false,
             done: false,
-            last_key: None,
+            last_key: Vec::new(),
+            has_last: false,
         }
     }
 
@@ -158,7 +162,9 @@ impl DbIterator {
                 Bound::Included(k) => self.inner.seek(k, MAX_SEQ)?,
                 Bound::Excluded(k) => {
                     self.inner.seek(k, MAX_SEQ)?;
-                    self.last_key = Some(k.clone());
+                    self.last_key.clear();
+                    self.last_key.extend_from_slice(k);
+                    self.has_last = true;
                 }
                 Bound::Unbounded => self.inner.seek_to_first()?,
             }
@@ -169,19 +175,20 @@ impl DbIterator {
                 continue;
             }
             let key = self.inner.user_key();
-            if self.last_key.as_deref() == Some(key) {
+            if self.has_last && self.last_key.as_slice() == key {
                 self.inner.next()?;
                 continue;
             }
             if self.past_end(key) {
                 return Ok(None);
             }
-            let key = key.to_vec();
             let item = match self.inner.kind() {
-                ValueKind::Put => Some((key.clone(), self.inner.value().to_vec())),
+                ValueKind::Put => Some((key.to_vec(), self.inner.value().to_vec())),
                 ValueKind::Delete => None,
             };
-            self.last_key = Some(key);
+            self.last_key.clear();
+            self.last_key.extend_from_slice(self.inner.user_key());
+            self.has_last = true;
             self.inner.next()?;
             if item.is_some() {
                 return Ok(item);

@@ -6,10 +6,12 @@
 //! [`crate::record`].
 //!
 //! Crash reasoning: an edit takes effect only once its record is fsynced; a torn last record is
-//! an edit that never took effect (its tables are then unreferenced and deleted at open). A new
-//! manifest becomes live only when the `CURRENT` rename is made durable by a directory sync.
+//! an edit that never took effect (its tables are then unreferenced and deleted at open) — unless
+//! the state before it names a file that is gone, which means a durable edit was lost to damage
+//! ([`check_referenced_files`]). A new manifest becomes live only when the `CURRENT` rename is
+//! made durable by a directory sync.
 
-use crate::filenames::{current_path, manifest_path, temp_path};
+use crate::filenames::{current_path, manifest_path, table_path, temp_path, wal_path};
 use crate::record::{encode_header, encode_record, read_log};
 use kvstore_base::coding::{get_bytes, get_varint, put_bytes, put_varint};
 use kvstore_base::fs::{FileSystem, WritableFile};
@@ -225,7 +227,17 @@ pub fn read_current(fs: &dyn FileSystem, dir: &Path) -> Result<PathBuf> {
             )
         })
         .ok_or_else(|| Error::corruption(&cur, 0, "CURRENT does not name a manifest"))?;
-    Ok(dir.join(name))
+    let path = dir.join(name);
+    // A damaged CURRENT can name another well-formed manifest number; report the file that is
+    // wrong (CURRENT), not a missing manifest that never existed.
+    if !fs.exists(&path) {
+        return Err(Error::corruption(
+            &cur,
+            0,
+            format!("CURRENT names {name}, which does not exist"),
+        ));
+    }
+    Ok(path)
 }
 
 /// Reads every edit of the manifest at `path`, in order.
@@ -244,6 +256,45 @@ pub fn read_edits(fs: &dyn FileSystem, path: &Path) -> Result<Vec<VersionEdit>> 
         return Err(Error::corruption(path, 0, "manifest holds no edit"));
     }
     Ok(edits)
+}
+
+/// Checks, after replaying the manifest at `manifest`, that the files its state depends on
+/// exist: every live table (`tables`) and the WAL segment numbered `log_number`.
+///
+/// Why this catches a lost edit: the manifest is read with a torn tail allowed, so damage to its
+/// last edits (a flipped byte, a cut file) reads as an edit that never took effect. A real torn
+/// edit never took effect, so every file the state before it names still exists: compaction
+/// inputs and WAL segments are deleted only after the edit replacing them is durable, and the
+/// segment numbered `log_number` is never deleted while it is the `log_number` (it was created
+/// and its name synced before any edit named it). A *durable* edit lost to damage is different:
+/// the files it made obsolete are gone, so the older state names a missing file. Opening
+/// anyway would serve the older state — stale values — and then delete the lost edit's tables
+/// as unreferenced; this refuses instead, naming the manifest.
+pub fn check_referenced_files(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    manifest: &Path,
+    tables: impl IntoIterator<Item = u64>,
+    log_number: u64,
+) -> Result<()> {
+    let missing = |what: String| {
+        Error::corruption(
+            manifest,
+            0,
+            format!("{what}, which does not exist: the manifest lost an edit"),
+        )
+    };
+    for n in tables {
+        if !fs.exists(&table_path(dir, n)) {
+            return Err(missing(format!("live table {n:06}.sst")));
+        }
+    }
+    if log_number > 0 && !fs.exists(&wal_path(dir, log_number)) {
+        return Err(missing(format!(
+            "the oldest WAL segment still needed is {log_number:06}.log"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -289,6 +340,45 @@ mod tests {
             }
         }
         assert!(VersionEdit::decode(&[99]).is_err());
+    }
+
+    /// Found by `tests/corruption.rs`: a bit flip in a digit of CURRENT made open fail with
+    /// "MANIFEST-000013 not found", naming a file that never existed instead of CURRENT.
+    #[test]
+    fn current_naming_a_missing_manifest_is_corruption_of_current() {
+        let fs = FaultFs::new();
+        let dir = Path::new("/db");
+        ManifestWriter::create(&fs, dir, 3, &sample()).unwrap();
+        fs.corrupt(&current_path(dir), 14, 0x01).unwrap(); // MANIFEST-000003 -> ...000002
+        let e = read_current(&fs, dir).unwrap_err();
+        assert!(e.is_corruption(), "{e}");
+        assert!(e.to_string().contains("CURRENT"), "{e}");
+    }
+
+    /// Found by `tests/corruption.rs`: a flipped byte in the manifest's last edit (or a cut
+    /// manifest) read as a torn tail, so open served the state before the last flush — stale
+    /// values — and deleted that flush's table as unreferenced.
+    #[test]
+    fn lost_last_manifest_edit_is_refused_not_served_stale() {
+        let fs = FaultFs::new();
+        let dir = Path::new("/db");
+        let opts = crate::Options {
+            fs: std::sync::Arc::new(fs.clone()),
+            ..crate::Options::default()
+        };
+        let db = crate::Db::open(dir, opts.clone()).unwrap();
+        db.put(b"k", b"old").unwrap();
+        db.flush().unwrap();
+        db.put(b"k", b"new").unwrap();
+        db.flush().unwrap();
+        db.close().unwrap();
+        drop(db);
+        let mpath = read_current(&fs, dir).unwrap();
+        let len = fs.file_len(&mpath).unwrap();
+        fs.truncate(&mpath, len - 1).unwrap();
+        let e = crate::Db::open(dir, opts).err().expect("open must refuse");
+        assert!(e.is_corruption(), "{e}");
+        assert!(e.to_string().contains("MANIFEST-"), "{e}");
     }
 
     #[test]

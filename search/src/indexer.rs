@@ -35,6 +35,7 @@ use crate::searcher::FullTextSearcher;
 use crate::snippet::snippet;
 use kvstore_engine::{ColumnFamily, Db, WriteBatch};
 use parking_lot::{Mutex, RwLock};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -43,6 +44,21 @@ use std::sync::Arc;
 pub type DocWithVector = (Vec<u8>, Vec<u8>, Option<Vec<f32>>);
 
 type DocRef<'a> = (&'a [u8], &'a [u8], Option<Vec<f32>>);
+
+/// A document analyzed and embedded by [`Indexer::prepare_doc`], owning its key and value.
+pub type PreparedDoc = Prepared<'static>;
+
+impl Prepared<'_> {
+    /// The document's key.
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    /// Key plus value bytes (what a writer queue bounds its groups by).
+    pub fn size_bytes(&self) -> usize {
+        self.key.len() + self.value.len()
+    }
+}
 
 /// Largest `k` a query may ask for.
 pub const MAX_K: usize = 10_000;
@@ -73,9 +89,12 @@ pub struct IndexStats {
 }
 
 /// A document analyzed and embedded, ready to be written (computed outside the write lock).
-struct Prepared<'a> {
-    key: &'a [u8],
-    value: &'a [u8],
+/// Borrowed for [`Indexer::put_many`]; owned ([`PreparedDoc`]) when a caller prepares
+/// documents itself, in parallel, before handing them to one writer
+/// ([`Indexer::prepare_doc`], [`Indexer::put_prepared`]).
+pub struct Prepared<'a> {
+    key: Cow<'a, [u8]>,
+    value: Cow<'a, [u8]>,
     doc_len: u32,
     /// Term → positions, sorted by term.
     postings: BTreeMap<String, Vec<u32>>,
@@ -170,11 +189,11 @@ impl Indexer {
 
     fn prepare<'a>(
         &self,
-        key: &'a [u8],
-        value: &'a [u8],
+        key: Cow<'a, [u8]>,
+        value: Cow<'a, [u8]>,
         vector: Option<Vec<f32>>,
     ) -> Result<Prepared<'a>> {
-        let text = String::from_utf8_lossy(value);
+        let text = String::from_utf8_lossy(&value);
         let tokens = self.analyzer.analyze(&text);
         let vector = match vector {
             Some(v) => {
@@ -192,6 +211,7 @@ impl Indexer {
         for t in tokens {
             postings.entry(t.term).or_default().push(t.position);
         }
+        drop(text);
         Ok(Prepared {
             key,
             value,
@@ -239,14 +259,14 @@ impl Indexer {
         };
         let mut df: HashMap<String, i64> = HashMap::new();
         for d in docs {
-            if let Some(old) = self.read_meta(d.key)? {
-                self.unindex(&mut b, d.key, &old, Some(&d.postings), &mut df, &mut stats);
+            if let Some(old) = self.read_meta(&d.key)? {
+                self.unindex(&mut b, &d.key, &old, Some(&d.postings), &mut df, &mut stats);
             }
-            b.put(d.key, d.value);
+            b.put(&d.key, &d.value);
             for (t, pos) in &d.postings {
                 b.put_cf(
                     &self.inverted,
-                    posting_key(t, d.key),
+                    posting_key(t, &d.key),
                     encode_posting(d.doc_len, pos),
                 );
                 *df.entry(t.clone()).or_default() += 1;
@@ -255,8 +275,8 @@ impl Indexer {
                 doc_len: d.doc_len,
                 terms: d.postings.keys().cloned().collect(),
             };
-            b.put_cf(&self.docmeta, doc_key(d.key), encode_docmeta(&meta));
-            b.put_cf(&self.vectors, d.key, encode_vector(&d.vector));
+            b.put_cf(&self.docmeta, doc_key(&d.key), encode_docmeta(&meta));
+            b.put_cf(&self.vectors, &d.key, encode_vector(&d.vector));
             stats.doc_count += 1;
             stats.total_len += u64::from(d.doc_len);
         }
@@ -288,14 +308,14 @@ impl Indexer {
         self.db.write(b)?;
         let mut vi = self.vector_index.write();
         for d in docs {
-            vi.upsert(d.key, &d.vector);
+            vi.upsert(&d.key, &d.vector);
         }
         for key in deletes {
             vi.remove(key);
         }
         drop(vi);
         if let Some(b) = &self.builder {
-            b.wake();
+            b.wrote(docs.len());
         }
         Ok(())
     }
@@ -303,7 +323,7 @@ impl Indexer {
     /// Stores `value` under `key` with its postings and vector in one atomic batch. `vector`
     /// overrides the embedder (dimension checked).
     pub fn put(&self, key: &[u8], value: &[u8], vector: Option<Vec<f32>>) -> Result<()> {
-        let doc = self.prepare(key, value, vector)?;
+        let doc = self.prepare(Cow::Borrowed(key), Cow::Borrowed(value), vector)?;
         let _g = self.write_lock.lock();
         self.write_locked(&[doc], &[])
     }
@@ -333,12 +353,48 @@ impl Indexer {
         // Last occurrence wins: walk backwards, keep the first time a key is seen.
         for (k, v, x) in items.into_iter().rev() {
             if seen.insert(k) {
-                docs.push(self.prepare(k, v, x)?);
+                docs.push(self.prepare(Cow::Borrowed(k), Cow::Borrowed(v), x)?);
             }
         }
         docs.reverse();
         let _g = self.write_lock.lock();
         self.write_locked(&docs, &[])
+    }
+
+    /// Analyzes and embeds one document without touching the store (no lock, no I/O), so
+    /// callers can prepare documents in parallel and write them later with
+    /// [`Indexer::put_prepared`]. `vector` overrides the embedder (dimension checked).
+    pub fn prepare_doc(
+        &self,
+        key: Vec<u8>,
+        value: Vec<u8>,
+        vector: Option<Vec<f32>>,
+    ) -> Result<PreparedDoc> {
+        self.prepare(Cow::Owned(key), Cow::Owned(value), vector)
+    }
+
+    /// Stores documents prepared by [`Indexer::prepare_doc`] in one atomic batch (all or
+    /// nothing), exactly as [`Indexer::put_many_with_vectors`] would: a key given twice keeps
+    /// its last version. Preparation reads no state, so a document prepared before an
+    /// unrelated write is still written correctly: the old postings and statistics it replaces
+    /// are read here, under the write lock.
+    pub fn put_prepared(&self, docs: Vec<PreparedDoc>) -> Result<()> {
+        // Last occurrence wins: walking backwards, keep the first time a key is seen.
+        let keep = {
+            let mut seen = HashSet::with_capacity(docs.len());
+            let mut keep = vec![false; docs.len()];
+            for (i, d) in docs.iter().enumerate().rev() {
+                keep[i] = seen.insert(&*d.key);
+            }
+            keep
+        };
+        let kept: Vec<PreparedDoc> = docs
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(d, k)| k.then_some(d))
+            .collect();
+        let _g = self.write_lock.lock();
+        self.write_locked(&kept, &[])
     }
 
     /// Deletes `key` and its index entries in one atomic batch; false when it was absent.

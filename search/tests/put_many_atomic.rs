@@ -67,3 +67,27 @@ fn a_rejected_batch_writes_nothing() {
     assert_eq!(ix.db().get(b"ok").unwrap(), None);
     assert_eq!(ix.verify().unwrap().documents, 1);
 }
+
+#[test]
+fn prepared_documents_write_like_put_many() {
+    let (_d, ix) = indexer();
+    ix.put(b"a", b"old words here", None).unwrap();
+    // Prepared before the overwrite below is applied, and before each other: what a document
+    // replaces is read at write time, so the result is the same as put_many's.
+    let docs = vec![
+        ix.prepare_doc(b"a".to_vec(), b"first".to_vec(), None)
+            .unwrap(),
+        ix.prepare_doc(b"b".to_vec(), b"bravo shared".to_vec(), None)
+            .unwrap(),
+        ix.prepare_doc(b"a".to_vec(), b"second shared".to_vec(), None)
+            .unwrap(),
+    ];
+    assert_eq!(docs[1].key(), b"b");
+    ix.put_prepared(docs).unwrap();
+    assert!(ix.search("first", 10, false).unwrap().is_empty());
+    assert!(ix.search("old", 10, false).unwrap().is_empty());
+    assert_eq!(keys(&ix.search("second", 10, false).unwrap()), ["a"]);
+    assert_eq!(keys(&ix.search("shared", 10, false).unwrap()).len(), 2);
+    assert_eq!(ix.stats().unwrap().collection.doc_count, 2);
+    assert_eq!(ix.verify().unwrap().documents, 2);
+}

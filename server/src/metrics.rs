@@ -5,9 +5,35 @@
 
 use kvstore_engine::DbStats;
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    Opts, Registry, TextEncoder,
 };
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+/// Every value [`route_label`] returns, in a fixed order (the index of the cached handles).
+const ROUTES: [&str; 17] = [
+    "get",
+    "set",
+    "delete",
+    "bulk_set",
+    "search",
+    "semantic_search",
+    "scan",
+    "health",
+    "cluster_status",
+    "cluster_join",
+    "become_primary",
+    "admin_flush",
+    "admin_compact",
+    "admin_stats",
+    "metrics",
+    "openapi",
+    "unknown",
+];
+
+/// The HTTP methods whose request counters are cached (others are looked up each time).
+const METHODS: [&str; 4] = ["GET", "POST", "DELETE", "PUT"];
 
 /// Latency buckets in seconds: 50 µs .. 10 s.
 const LATENCY_BUCKETS_SECONDS: &[f64] = &[
@@ -20,8 +46,11 @@ pub struct Metrics {
     registry: Registry,
     /// `kvstore_http_requests_total{route, method, status}`.
     requests: IntCounterVec,
-    /// `kvstore_http_request_duration_seconds{route}`.
-    latency: HistogramVec,
+    /// `kvstore_http_request_duration_seconds{route}`, per route, by index in [`ROUTES`] (a label lookup per request costs hashing
+    /// and locking inside the vector; the handles are resolved once).
+    latency_by_route: Vec<Histogram>,
+    /// `requests` handles already resolved, by (route index, method index, status).
+    counters: RwLock<HashMap<(u8, u8, u16), IntCounter>>,
     /// Engine counters and sizes, by `DbStats` field name.
     engine: GaugeVec,
     /// `kvstore_level_files{level}` and `kvstore_level_bytes{level}`.
@@ -98,10 +127,15 @@ impl Metrics {
         registry.register(Box::new(level_files.clone()))?;
         registry.register(Box::new(level_bytes.clone()))?;
         registry.register(Box::new(poisoned.clone()))?;
+        let latency_by_route = ROUTES
+            .iter()
+            .map(|r| latency.get_metric_with_label_values(&[r]))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Metrics {
             registry,
             requests,
-            latency,
+            latency_by_route,
+            counters: RwLock::new(HashMap::new()),
             engine,
             level_files,
             level_bytes,
@@ -112,12 +146,29 @@ impl Metrics {
     /// Records one finished request.
     pub fn observe(&self, path: &str, method: &str, status: u16, elapsed: std::time::Duration) {
         let route = route_label(path);
-        self.requests
-            .with_label_values(&[route, method, &status.to_string()])
-            .inc();
-        self.latency
-            .with_label_values(&[route])
-            .observe(elapsed.as_secs_f64());
+        let r = ROUTES
+            .iter()
+            .position(|x| *x == route)
+            .unwrap_or(ROUTES.len() - 1);
+        self.latency_by_route[r].observe(elapsed.as_secs_f64());
+        let Some(m) = METHODS.iter().position(|x| *x == method) else {
+            self.requests
+                .with_label_values(&[route, method, &status.to_string()])
+                .inc();
+            return;
+        };
+        let key = (r as u8, m as u8, status);
+        if let Some(c) = self.counters.read().ok().and_then(|c| c.get(&key).cloned()) {
+            c.inc();
+            return;
+        }
+        let c = self
+            .requests
+            .with_label_values(&[route, method, &status.to_string()]);
+        c.inc();
+        if let Ok(mut cache) = self.counters.write() {
+            cache.insert(key, c);
+        }
     }
 
     /// Copies engine statistics into the gauges.
@@ -186,12 +237,24 @@ mod tests {
         assert_eq!(route_label("/set/extra"), "unknown");
         assert_eq!(route_label("/whatever"), "unknown");
         assert_eq!(route_label("/"), "unknown");
+        for path in [
+            "/get/x",
+            "/set",
+            "/delete/x",
+            "/bulk_set",
+            "/search",
+            "/semantic_search",
+        ] {
+            assert!(ROUTES.contains(&route_label(path)));
+        }
     }
 
     #[test]
     fn renders_requests_and_engine_stats() {
         let m = Metrics::new().unwrap();
         m.observe("/get/x", "GET", 404, std::time::Duration::from_millis(1));
+        m.observe("/get/y", "GET", 404, std::time::Duration::from_millis(1));
+        m.observe("/set", "PATCH", 405, std::time::Duration::from_millis(1));
         m.set_engine(&DbStats {
             wal_syncs: 3,
             levels: vec![Default::default(); 2],
@@ -199,7 +262,10 @@ mod tests {
         });
         let text = m.render().unwrap();
         assert!(text
-            .contains(r#"kvstore_http_requests_total{method="GET",route="get",status="404"} 1"#));
+            .contains(r#"kvstore_http_requests_total{method="GET",route="get",status="404"} 2"#));
+        assert!(text
+            .contains(r#"kvstore_http_requests_total{method="PATCH",route="set",status="405"} 1"#));
+        assert!(text.contains(r#"kvstore_http_request_duration_seconds_count{route="get"} 2"#));
         assert!(text.contains(r#"kvstore_engine{stat="wal_syncs"} 3"#));
         assert!(text.contains(r#"kvstore_level_files{level="1"} 0"#));
     }

@@ -54,11 +54,14 @@ impl Server {
         .await
         .map_err(|e| ServerError::Config(format!("open task failed: {e}")))??;
 
-        let node: Arc<dyn Node> = Arc::new(StandaloneNode::new(
-            indexer,
-            config.node_id.clone(),
-            FailureInjector::new(config.debug_fail_probability),
-        ));
+        let node: Arc<dyn Node> = Arc::new(
+            StandaloneNode::new(
+                indexer,
+                config.node_id.clone(),
+                FailureInjector::new(config.debug_fail_probability),
+            )
+            .map_err(|e| ServerError::Config(format!("cannot start the write queue: {e}")))?,
+        );
         let addr = format!("{}:{}", config.host, config.port);
         let listener = tokio::net::TcpListener::bind(&addr)
             .await

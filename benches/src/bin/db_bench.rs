@@ -1,31 +1,41 @@
 //! db_bench-style whole-engine benchmark (RocksDB's defaults: 16-byte keys, 100-byte values,
-//! 1M keys). Prints `name : X micros/op; Y ops/s` rows with latency percentiles, and write and
-//! space amplification; `--json FILE` writes the rows as JSON.
+//! 1M keys). Prints `name : X micros/op; Y ops/s` rows with latency percentiles, then write and
+//! space amplification; `--json FILE` writes the results as JSON, `--svg FILE` a bar chart.
 //!
-//! Durability: like RocksDB's db_bench, every workload writes with the WAL on and no per-write
-//! fsync, except `fillsync`, where 4 threads write durably (fsync before each acknowledgement,
-//! shared by group commit).
+//! `--engine kvstore,rocksdb,fjall,sled,redb` (or `all`) runs the same workloads against each
+//! engine in turn, in one process, each in a fresh directory. The anchors need
+//! `--features compare`.
+//!
+//! Durability: every workload writes with the log on and no per-write fsync, except
+//! `fillsync`, where 4 threads write durably (fsync before each acknowledgement). Each engine
+//! prints exactly how it was configured.
+//!
+//! Write amplification is measured the same way for every engine: bytes the process passed to
+//! write system calls while the engine ran (`wchar` of `/proc/self/io`) ÷ key + value bytes the
+//! workloads wrote. Space amplification: bytes of the database directory after the last
+//! workload and a flush ÷ key + value bytes of the live entries.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Parser;
-use kvstore_benches::{key, percentiles};
-use kvstore_engine::{Compression, Db, Options, WriteBatch};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use kvstore_benches::engine::{self, EngineConfig};
+use kvstore_benches::plot::bar_chart_svg;
+use kvstore_benches::workload::{self, Row, WorkloadConfig};
+use kvstore_benches::{dir_bytes, process_bytes_written};
 use serde_json::json;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Instant;
 
 #[derive(Parser, Debug)]
-#[command(about = "db_bench-style benchmark of the KVStore engine")]
+#[command(about = "db_bench-style benchmark of the KVStore engine, optionally side by side")]
 struct Args {
-    /// Comma-separated workloads, run in order on one database.
+    /// Comma-separated workloads, run in order on one database per engine.
     #[arg(
         long,
         default_value = "fillseq,fillrandom,overwrite,readrandom,readmissing,readseq,seekrandom,deleterandom,fillsync"
     )]
     benchmarks: String,
+    /// Comma-separated engines (kvstore, rocksdb, fjall, sled, redb) or `all`.
+    #[arg(long, default_value = "kvstore")]
+    engine: String,
     /// Number of keys.
     #[arg(long, default_value_t = 1_000_000)]
     num: u64,
@@ -35,255 +45,210 @@ struct Args {
     /// Value size in bytes.
     #[arg(long, default_value_t = 100)]
     value_size: usize,
-    /// Database directory (default: a fresh temporary directory).
+    /// Parent directory for the databases (default: the system temporary directory). Each
+    /// engine gets a fresh subdirectory, removed afterwards.
     #[arg(long)]
-    db: Option<PathBuf>,
-    /// Memtable size in MiB.
+    dir: Option<PathBuf>,
+    /// Write buffer (memtable) size in MiB, for engines that have one (64 = RocksDB's default).
     #[arg(long, default_value_t = 64)]
     memtable_mb: usize,
-    /// Block cache size in MiB.
-    #[arg(long, default_value_t = 8)]
+    /// Block cache size in MiB, for every engine (32 = the default of RocksDB and of kvstore).
+    #[arg(long, default_value_t = 32)]
     cache_mb: usize,
-    /// zstd level for blocks (0 = no compression).
+    /// zstd level for kvstore blocks (0 = no compression).
     #[arg(long, default_value_t = 0)]
     zstd: i32,
-    /// Writes per batch in fill workloads.
-    #[arg(long, default_value_t = 1)]
-    batch: u64,
-    /// Operations of fillsync (durable writes are slow: default num / 100).
+    /// Operations of fillsync (durable writes are slow: default max(num / 100, 1000)).
     #[arg(long)]
     sync_ops: Option<u64>,
     /// Write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Write an SVG bar chart of ops/s to this file.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+    /// No progress bars on stderr.
+    #[arg(long)]
+    no_progress: bool,
     #[arg(long, default_value_t = 301)]
     seed: u64,
 }
 
-struct Row {
+struct EngineResult {
     name: String,
-    ops: u64,
-    secs: f64,
-    lat: kvstore_benches::Percentiles,
-    extra: String,
-}
-
-impl Row {
-    fn print(&self) {
-        let micros = self.secs * 1e6 / self.ops.max(1) as f64;
-        println!(
-            "{:<12} : {:>10.3} micros/op; {:>10.0} ops/s; p50 {:.1} p99 {:.1} p99.9 {:.1} us{}",
-            self.name,
-            micros,
-            self.ops as f64 / self.secs,
-            self.lat.p50,
-            self.lat.p99,
-            self.lat.p999,
-            self.extra
-        );
-    }
-}
-
-fn dir_bytes(p: &std::path::Path) -> u64 {
-    std::fs::read_dir(p)
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.metadata().ok())
-                .map(|m| m.len())
-                .sum()
-        })
-        .unwrap_or(0)
+    settings: String,
+    rows: Vec<Row>,
+    write_amp: f64,
+    own_write_amp: Option<f64>,
+    space_amp: f64,
+    notes: String,
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let tmp;
-    let dir = match &args.db {
-        Some(d) => d.clone(),
-        None => {
-            tmp = tempfile::tempdir()?;
-            tmp.path().to_path_buf()
-        }
+    let engines: Vec<String> = if args.engine == "all" {
+        engine::available().iter().map(|s| s.to_string()).collect()
+    } else {
+        args.engine
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
     };
-    let opts = Options {
-        sync: false,
-        memtable_size_bytes: args.memtable_mb << 20,
-        block_cache_bytes: args.cache_mb << 20,
-        compression: if args.zstd > 0 {
-            Compression::Zstd(args.zstd)
-        } else {
-            Compression::None
-        },
-        ..Options::default()
-    };
-    println!(
-        "kvstore db_bench: keys {} B, values {} B, {} keys, memtable {} MiB, cache {} MiB, zstd {}, WAL on, sync off (fillsync: fsync per write, 4 threads)",
-        16, args.value_size, args.num, args.memtable_mb, args.cache_mb, args.zstd
-    );
-    let db = Db::open(&dir, opts).context("open")?;
-    let reads = args.reads.unwrap_or(args.num);
-    let mut rows = Vec::new();
-    let mut rng = StdRng::seed_from_u64(args.seed);
-    let value = |rng: &mut StdRng| -> Vec<u8> { (0..args.value_size).map(|_| rng.gen()).collect() };
-
-    for name in args
+    let benchmarks: Vec<&str> = args
         .benchmarks
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-    {
-        let mut lat = Vec::new();
-        let start = Instant::now();
-        let mut ops = 0u64;
-        let mut extra = String::new();
-        match name {
-            "fillseq" | "fillrandom" | "overwrite" => {
-                let mut i = 0;
-                while i < args.num {
-                    let t = Instant::now();
-                    let mut b = WriteBatch::new();
-                    for _ in 0..args.batch.min(args.num - i) {
-                        let k = if name == "fillseq" {
-                            i
-                        } else {
-                            rng.gen_range(0..args.num)
-                        };
-                        b.put(key(k), value(&mut rng));
-                        i += 1;
-                    }
-                    db.write(b)?;
-                    lat.push(t.elapsed().as_nanos() as u64);
-                }
-                ops = args.num;
+        .collect();
+    let cfg = EngineConfig {
+        memtable_bytes: args.memtable_mb << 20,
+        cache_bytes: args.cache_mb << 20,
+        kvstore_zstd: args.zstd,
+    };
+    let wl = WorkloadConfig {
+        num: args.num,
+        reads: args.reads.unwrap_or(args.num),
+        value_size: args.value_size,
+        sync_ops: args.sync_ops.unwrap_or((args.num / 100).max(1000)),
+        seed: args.seed,
+        progress: !args.no_progress,
+    };
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "db_bench: keys 16 B, values {} B (incompressible), {} keys, {} reads, fillsync {} ops on {} threads; {} CPUs",
+        wl.value_size, wl.num, wl.reads, wl.sync_ops, workload::FILLSYNC_THREADS, cpus
+    );
+    println!("durability: log on, no per-write fsync; fillsync: fsync (or fdatasync) before every acknowledgement");
+
+    let mut results = Vec::new();
+    for name in &engines {
+        let parent = match &args.dir {
+            Some(d) => {
+                std::fs::create_dir_all(d)?;
+                tempfile::tempdir_in(d)?
             }
-            "readrandom" | "readmissing" => {
-                let mut found = 0;
-                for _ in 0..reads {
-                    let k = rng.gen_range(0..args.num);
-                    let t = Instant::now();
-                    let r = if name == "readmissing" {
-                        let mut mk = key(k).to_vec();
-                        mk.push(b'.');
-                        db.get(&mk)?
-                    } else {
-                        db.get(&key(k))?
-                    };
-                    lat.push(t.elapsed().as_nanos() as u64);
-                    found += r.is_some() as u64;
-                }
-                ops = reads;
-                extra = format!(" ({found} of {reads} found)");
-            }
-            "readseq" => {
-                let t = Instant::now();
-                for kv in db.scan::<Vec<u8>>(..)? {
-                    kv?;
-                    ops += 1;
-                }
-                lat.push(t.elapsed().as_nanos() as u64);
-            }
-            "seekrandom" => {
-                for _ in 0..reads / 10 {
-                    let k = key(rng.gen_range(0..args.num));
-                    let t = Instant::now();
-                    let n = db.scan(k.to_vec()..)?.take(10).count();
-                    lat.push(t.elapsed().as_nanos() as u64);
-                    ops += 1;
-                    if n == 0 {
-                        extra = " (some seeks found nothing)".into();
-                    }
-                }
-            }
-            "deleterandom" => {
-                for _ in 0..args.num / 10 {
-                    let k = key(rng.gen_range(0..args.num));
-                    let t = Instant::now();
-                    db.delete(&k)?;
-                    lat.push(t.elapsed().as_nanos() as u64);
-                    ops += 1;
-                }
-            }
-            "fillsync" => {
-                let total = args.sync_ops.unwrap_or((args.num / 100).max(1000));
-                let threads = 4;
-                let db2 = Arc::new(db.clone());
-                let handles: Vec<_> = (0..threads)
-                    .map(|t| {
-                        let db = db2.clone();
-                        let n = total / threads;
-                        let vs = args.value_size;
-                        let num = args.num;
-                        std::thread::spawn(move || -> Result<Vec<u64>> {
-                            let mut rng = StdRng::seed_from_u64(t);
-                            let mut lat = Vec::with_capacity(n as usize);
-                            for _ in 0..n {
-                                let k = key(rng.gen_range(0..num));
-                                let v: Vec<u8> = (0..vs).map(|_| rng.gen()).collect();
-                                let mut b = WriteBatch::new();
-                                b.put(k, v);
-                                let t0 = Instant::now();
-                                db.write_opt(b, true)?;
-                                lat.push(t0.elapsed().as_nanos() as u64);
-                            }
-                            Ok(lat)
-                        })
-                    })
-                    .collect();
-                for h in handles {
-                    let l = h.join().map_err(|_| anyhow::anyhow!("writer panicked"))??;
-                    ops += l.len() as u64;
-                    lat.extend(l);
-                }
-            }
-            other => bail!("unknown benchmark {other:?}"),
-        }
-        let secs = start.elapsed().as_secs_f64();
-        let row = Row {
-            name: name.to_string(),
-            ops,
-            secs,
-            lat: percentiles(&mut lat),
-            extra,
+            None => tempfile::tempdir()?,
         };
-        row.print();
-        rows.push(row);
+        let dir = parent.path().join(name);
+        std::fs::create_dir_all(&dir)?;
+        let before = process_bytes_written().unwrap_or(0);
+        let db = engine::open(name, &dir, &cfg).with_context(|| format!("open {name}"))?;
+        let settings = db.settings();
+        println!("{name:<8} settings: {settings}");
+        let mut rows = Vec::new();
+        for b in &benchmarks {
+            let row = workload::run(db.as_ref(), b, &wl).with_context(|| format!("{name} {b}"))?;
+            println!("{}", row.line(name));
+            rows.push(row);
+        }
+        db.flush()?;
+        let (_, live) = db.scan_all()?;
+        let disk = dir_bytes(&dir);
+        let written = process_bytes_written().unwrap_or(0).saturating_sub(before);
+        let user: u64 = rows.iter().map(|r| r.user_bytes).sum();
+        let r = EngineResult {
+            name: name.clone(),
+            settings,
+            write_amp: written as f64 / user.max(1) as f64,
+            own_write_amp: db.own_write_amplification(),
+            space_amp: disk as f64 / live.max(1) as f64,
+            notes: db.notes(),
+            rows,
+        };
+        println!(
+            "{name:<8} write amplification {:.2} ({written} bytes written / {user} user bytes{}); space amplification {:.2} ({disk} on disk / {live} live); {}",
+            r.write_amp,
+            r.own_write_amp.map(|w| format!("; engine's own count {w:.2}")).unwrap_or_default(),
+            r.space_amp,
+            r.notes
+        );
+        drop(db);
+        results.push(r);
     }
 
-    db.flush()?;
-    let s = db.stats();
-    let live: u64 = db
-        .scan::<Vec<u8>>(..)?
-        .map(|r| r.map(|(k, v)| (k.len() + v.len()) as u64))
-        .sum::<Result<u64, _>>()?;
-    let disk = dir_bytes(&dir);
-    println!(
-        "write amplification {:.2} (WAL {} + flush {} + compaction {} bytes over {} user bytes); space amplification {:.2} ({} on disk / {} live); levels {:?}; stalls {}",
-        s.write_amplification,
-        s.wal_bytes_written,
-        s.flush_bytes_written,
-        s.compaction_bytes_written,
-        s.user_bytes_written,
-        disk as f64 / live.max(1) as f64,
-        disk,
-        live,
-        s.levels.iter().map(|l| l.files).collect::<Vec<_>>(),
-        s.write_stalls
-    );
+    if results.len() > 1 {
+        print_side_by_side(&results);
+    }
     if let Some(p) = &args.json {
         let out = json!({
-            "engine": "kvstore",
-            "num": args.num,
-            "value_size": args.value_size,
-            "rows": rows.iter().map(|r| json!({
-                "name": r.name, "ops": r.ops, "secs": r.secs,
-                "ops_per_sec": r.ops as f64 / r.secs,
-                "micros_per_op": r.secs * 1e6 / r.ops.max(1) as f64,
-                "p50_us": r.lat.p50, "p99_us": r.lat.p99, "p999_us": r.lat.p999,
+            "num": wl.num,
+            "reads": wl.reads,
+            "value_size": wl.value_size,
+            "sync_ops": wl.sync_ops,
+            "cache_mb": args.cache_mb,
+            "memtable_mb": args.memtable_mb,
+            "cpus": cpus,
+            "engines": results.iter().map(|r| json!({
+                "engine": r.name,
+                "settings": r.settings,
+                "write_amplification": r.write_amp,
+                "own_write_amplification": r.own_write_amp,
+                "space_amplification": r.space_amp,
+                "notes": r.notes,
+                "rows": r.rows.iter().map(|row| json!({
+                    "name": row.name, "ops": row.ops, "secs": row.secs,
+                    "ops_per_sec": row.ops_per_sec(),
+                    "micros_per_op": row.micros_per_op(),
+                    "p50_us": row.lat.p50, "p99_us": row.lat.p99, "p999_us": row.lat.p999,
+                    "max_us": row.lat.max,
+                })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
-            "write_amplification": s.write_amplification,
-            "space_amplification": disk as f64 / live.max(1) as f64,
         });
         std::fs::write(p, serde_json::to_string_pretty(&out)?)?;
     }
-    db.close()?;
+    if let Some(p) = &args.svg {
+        let workloads: Vec<String> = benchmarks.iter().map(|s| s.to_string()).collect();
+        let series: Vec<(String, Vec<Option<f64>>)> = results
+            .iter()
+            .map(|r| {
+                let v = workloads
+                    .iter()
+                    .map(|w| {
+                        r.rows
+                            .iter()
+                            .find(|row| &row.name == w)
+                            .map(Row::ops_per_sec)
+                    })
+                    .collect();
+                (r.name.clone(), v)
+            })
+            .collect();
+        std::fs::write(
+            p,
+            bar_chart_svg(&format!("db_bench, {} keys", wl.num), &workloads, &series),
+        )?;
+    }
     Ok(())
+}
+
+/// One line per workload: ops/s of each engine and kvstore's ratio to RocksDB (when both ran).
+fn print_side_by_side(results: &[EngineResult]) {
+    println!();
+    let mut header = format!("{:<12}", "workload");
+    for r in results {
+        header += &format!(" {:>10}", r.name);
+    }
+    header += "  kvstore/rocksdb";
+    println!("{header}");
+    let ops = |e: &str, w: &str| {
+        results
+            .iter()
+            .find(|r| r.name == e)
+            .and_then(|r| r.rows.iter().find(|x| x.name == w))
+            .map(Row::ops_per_sec)
+    };
+    for row in &results[0].rows {
+        let mut line = format!("{:<12}", row.name);
+        for r in results {
+            line += &format!(
+                " {:>10}",
+                ops(&r.name, &row.name).map_or("-".into(), |v| format!("{v:.0}"))
+            );
+        }
+        if let (Some(k), Some(r)) = (ops("kvstore", &row.name), ops("rocksdb", &row.name)) {
+            line += &format!("  {:.2}x", k / r);
+        }
+        println!("{line}");
+    }
 }

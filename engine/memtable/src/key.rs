@@ -24,10 +24,63 @@ fn cmp_views(a: &dyn KeyView, b: &dyn KeyView) -> Ordering {
     cmp_internal(a.user_key(), a.seq(), b.user_key(), b.seq()).then_with(|| b.kind().cmp(&a.kind()))
 }
 
+/// User keys up to this many bytes are stored inside the skiplist node itself.
+pub(crate) const INLINE_KEY_BYTES: usize = 30;
+
+/// A user key's bytes, inline when short. Every comparison of a skiplist search reads the key
+/// of the node it visits; with the bytes in a separate heap allocation that is a second cache
+/// miss per step (the profile of `readrandom` and `fillrandom` showed `memcmp` on those misses
+/// as the largest single cost). Inline, the key shares the node's cache lines.
+#[derive(Clone)]
+pub(crate) enum KeyBytes {
+    Inline {
+        len: u8,
+        buf: [u8; INLINE_KEY_BYTES],
+    },
+    Heap(Box<[u8]>),
+}
+
+impl KeyBytes {
+    pub fn new(key: &[u8]) -> Self {
+        if key.len() <= INLINE_KEY_BYTES {
+            let mut buf = [0u8; INLINE_KEY_BYTES];
+            buf[..key.len()].copy_from_slice(key);
+            KeyBytes::Inline {
+                len: key.len() as u8,
+                buf,
+            }
+        } else {
+            KeyBytes::Heap(key.into())
+        }
+    }
+
+    #[inline]
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            KeyBytes::Inline { len, buf } => &buf[..*len as usize],
+            KeyBytes::Heap(b) => b,
+        }
+    }
+}
+
+impl std::ops::Deref for KeyBytes {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl std::fmt::Debug for KeyBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_slice().fmt(f)
+    }
+}
+
 /// An owned key stored in the skiplist.
 #[derive(Debug, Clone)]
 pub(crate) struct MemKey {
-    pub user_key: Vec<u8>,
+    pub user_key: KeyBytes,
     pub seq: SeqNo,
     pub kind: ValueKind,
 }
@@ -40,8 +93,9 @@ pub(crate) struct Probe<'a> {
 }
 
 impl KeyView for MemKey {
+    #[inline]
     fn user_key(&self) -> &[u8] {
-        &self.user_key
+        self.user_key.as_slice()
     }
     fn seq(&self) -> SeqNo {
         self.seq
@@ -110,7 +164,7 @@ mod tests {
     #[test]
     fn probe_and_key_order_agree() {
         let k = |u: &[u8], s, kind| MemKey {
-            user_key: u.to_vec(),
+            user_key: KeyBytes::new(u),
             seq: s,
             kind,
         };
@@ -123,7 +177,7 @@ mod tests {
         v.sort();
         let got: Vec<_> = v
             .iter()
-            .map(|m| (m.user_key.clone(), m.seq, m.kind))
+            .map(|m| (m.user_key.to_vec(), m.seq, m.kind))
             .collect();
         assert_eq!(
             got,
@@ -142,5 +196,24 @@ mod tests {
         let probe: &dyn KeyView = &p;
         assert!(probe > Borrow::<dyn KeyView>::borrow(&v[1]));
         assert!(probe < Borrow::<dyn KeyView>::borrow(&v[2]));
+    }
+
+    #[test]
+    fn long_and_short_keys_round_trip_and_order() {
+        let long = vec![7u8; INLINE_KEY_BYTES + 1];
+        let exact = vec![7u8; INLINE_KEY_BYTES];
+        assert_eq!(KeyBytes::new(&long).as_slice(), &long[..]);
+        assert_eq!(KeyBytes::new(&exact).as_slice(), &exact[..]);
+        assert_eq!(KeyBytes::new(b"").as_slice(), b"");
+        assert!(matches!(KeyBytes::new(&exact), KeyBytes::Inline { .. }));
+        assert!(matches!(KeyBytes::new(&long), KeyBytes::Heap(_)));
+        let k = |u: &[u8]| MemKey {
+            user_key: KeyBytes::new(u),
+            seq: 1,
+            kind: ValueKind::Put,
+        };
+        // A prefix sorts before its extensions whether inline or on the heap.
+        assert!(k(&exact) < k(&long));
+        assert!(k(b"\x01") < k(&exact));
     }
 }

@@ -15,7 +15,7 @@ use crossbeam_skiplist::SkipMap;
 use kvstore_base::{SeqNo, ValueKind};
 
 use crate::iterator::MemTableIterator;
-use crate::key::{KeyView, MemKey, Probe};
+use crate::key::{KeyBytes, KeyView, MemKey, Probe};
 
 /// Bytes charged per entry on top of its key and value: the skiplist node and its tower of
 /// pointers, two `Vec` headers, the sequence number and kind. An estimate; it only has to make
@@ -58,7 +58,7 @@ impl MemTable {
     pub fn insert(&self, user_key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) {
         let charge = user_key.len() + value.len() + ENTRY_OVERHEAD_BYTES;
         let key = MemKey {
-            user_key: user_key.to_vec(),
+            user_key: KeyBytes::new(user_key),
             seq,
             kind,
         };
@@ -81,7 +81,7 @@ impl MemTable {
             .map
             .lower_bound(Bound::Included(&probe as &dyn KeyView))?;
         let k = entry.key();
-        (k.user_key == user_key).then(|| (k.seq, k.kind, entry.value().clone()))
+        (k.user_key.as_slice() == user_key).then(|| (k.seq, k.kind, entry.value().clone()))
     }
 
     /// Keys + values + per-entry overhead of everything inserted so far.
