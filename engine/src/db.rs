@@ -664,9 +664,11 @@ impl Db {
     pub fn write_opt(&self, batch: WriteBatch, sync: bool) -> Result<()> {
         batch.validate()?;
         {
-            let cfs = self.inner.cfs.read();
+            // Ids are handed out densely from 0 (`create_cf` takes max + 1) and never dropped,
+            // so an id is valid exactly when it is below the count.
+            let count = self.inner.cfs.read().len() as u32;
             for e in batch.iter() {
-                if !cfs.values().any(|c| c.id() == e.cf_id) {
+                if e.cf_id >= count {
                     return Err(Error::ColumnFamilyNotFound(format!("id {}", e.cf_id)));
                 }
             }

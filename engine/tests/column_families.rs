@@ -1,0 +1,47 @@
+//! Column families: atomic batches across them, persistence of their names and data across a
+//! reopen, and a clear error for a handle the database does not know.
+
+mod common;
+
+use common::fault_options;
+use kvstore_engine::fs::FaultFs;
+use kvstore_engine::{Db, Error, WriteBatch};
+use std::path::Path;
+
+#[test]
+fn batches_span_column_families_and_survive_reopen() {
+    let fs = FaultFs::new();
+    let dir = Path::new("/cf");
+    let db = Db::open(dir, fault_options(&fs)).unwrap();
+    let idx = db.create_cf("index").unwrap();
+    assert_eq!(db.create_cf("index").unwrap(), idx);
+    let mut b = WriteBatch::new();
+    b.put(b"doc", b"hello");
+    b.put_cf(&idx, b"hello", b"doc");
+    db.write(b).unwrap();
+    db.close().unwrap();
+    drop(db);
+
+    let db = Db::open(dir, fault_options(&fs)).unwrap();
+    let idx = db.cf("index").expect("column family persisted");
+    assert_eq!(db.get(b"doc").unwrap().as_deref(), Some(&b"hello"[..]));
+    assert_eq!(
+        db.get_cf(&idx, b"hello").unwrap().as_deref(),
+        Some(&b"doc"[..])
+    );
+    assert_eq!(db.get_cf(&idx, b"doc").unwrap(), None);
+}
+
+#[test]
+fn a_handle_from_another_database_is_refused_and_nothing_is_written() {
+    let (fs1, fs2) = (FaultFs::new(), FaultFs::new());
+    let db1 = Db::open(Path::new("/a"), fault_options(&fs1)).unwrap();
+    let db2 = Db::open(Path::new("/b"), fault_options(&fs2)).unwrap();
+    db2.create_cf("one").unwrap();
+    let foreign = db2.create_cf("two").unwrap();
+    let mut b = WriteBatch::new();
+    b.put(b"k", b"v");
+    b.put_cf(&foreign, b"k", b"v");
+    assert!(matches!(db1.write(b), Err(Error::ColumnFamilyNotFound(_))));
+    assert_eq!(db1.get(b"k").unwrap(), None);
+}
