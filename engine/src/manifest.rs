@@ -12,7 +12,7 @@
 //! made durable by a directory sync.
 
 use crate::filenames::{current_path, manifest_path, table_path, temp_path, wal_path};
-use crate::record::{encode_header, encode_record, read_log};
+use crate::record::{encode_header, encode_record, read_log, LOG_HEADER_BYTES};
 use kvstore_base::coding::{get_bytes, get_varint, put_bytes, put_varint};
 use kvstore_base::fs::{FileSystem, WritableFile};
 use kvstore_base::{Error, Result, SeqNo};
@@ -162,7 +162,7 @@ impl ManifestWriter {
         let io = |what: &str, p: &Path, e| Error::io(format!("{what} {}", p.display()), e);
         let mut file = fs.create(&path).map_err(|e| io("create", &path, e))?;
         let mut buf = encode_header(MANIFEST_MAGIC).to_vec();
-        encode_record(&mut buf, &snapshot.encode());
+        encode_record(&mut buf, &snapshot.encode(), LOG_HEADER_BYTES as u64);
         file.append(&buf).map_err(|e| io("write", &path, e))?;
         // IMPORTANT: the manifest's content must be durable before CURRENT can name it.
         file.sync().map_err(|e| io("fsync", &path, e))?;
@@ -199,7 +199,8 @@ impl ManifestWriter {
     /// Appends `edit` and fsyncs it: when this returns `Ok`, the edit survives any crash.
     pub fn append(&mut self, edit: &VersionEdit) -> Result<()> {
         let mut buf = Vec::new();
-        encode_record(&mut buf, &edit.encode());
+        // Every earlier edit was fsynced before its append returned.
+        encode_record(&mut buf, &edit.encode(), self.file.size());
         let p = &self.path;
         self.file
             .append(&buf)

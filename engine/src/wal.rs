@@ -6,7 +6,7 @@
 
 use crate::batch::WriteBatch;
 use crate::filenames::wal_path;
-use crate::record::{encode_header, read_log, LogEnd};
+use crate::record::{encode_header, read_log, LogEnd, LOG_HEADER_BYTES};
 use kvstore_base::fs::{FileSystem, WritableFile};
 use kvstore_base::{Error, Result, SeqNo};
 use std::path::{Path, PathBuf};
@@ -19,6 +19,8 @@ pub struct WalWriter {
     number: u64,
     path: PathBuf,
     file: Box<dyn WritableFile>,
+    /// Everything before this offset has been fsynced; written into each record (record.rs).
+    synced: u64,
 }
 
 impl WalWriter {
@@ -34,7 +36,12 @@ impl WalWriter {
         file.sync().map_err(|e| Error::io(ctx("fsync"), e))?;
         fs.sync_dir(dir)
             .map_err(|e| Error::io(format!("fsync directory {}", dir.display()), e))?;
-        Ok(WalWriter { number, path, file })
+        Ok(WalWriter {
+            number,
+            path,
+            file,
+            synced: LOG_HEADER_BYTES as u64,
+        })
     }
 
     pub fn number(&self) -> u64 {
@@ -48,11 +55,18 @@ impl WalWriter {
             .map_err(|e| Error::io(format!("append to {}", self.path.display()), e))
     }
 
+    /// The offset below which the segment is known durable.
+    pub fn synced(&self) -> u64 {
+        self.synced
+    }
+
     /// fsyncs everything appended so far.
     pub fn sync(&mut self) -> Result<()> {
         self.file
             .sync()
-            .map_err(|e| Error::io(format!("fsync {}", self.path.display()), e))
+            .map_err(|e| Error::io(format!("fsync {}", self.path.display()), e))?;
+        self.synced = self.file.size();
+        Ok(())
     }
 }
 

@@ -202,13 +202,14 @@ impl DbInner {
         let mut batches = Vec::with_capacity(group.len());
         let mut seq = w.last_seq + 1;
         let mut user_bytes = 0u64;
+        let synced = w.wal.synced();
         for r in group {
             let Some(mut b) = r.batch.lock().take() else {
                 continue;
             };
             let payload = b.encode(seq);
             user_bytes += (payload.len() - crate::batch::BATCH_HEADER_BYTES) as u64;
-            encode_record(&mut framed, payload);
+            encode_record(&mut framed, payload, synced);
             let n = b.len() as u64;
             batches.push((seq, b));
             seq += n;

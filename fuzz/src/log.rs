@@ -1,7 +1,8 @@
 //! Log images (WAL segments and manifests) built from payloads, with correct checksums.
 //!
-//! Layout (`docs/formats/wal.md`): a 16-byte header `[magic 8][version u32 = 1][reserved u32]`,
-//! then records `[len u32][xxh3(len ‖ payload) u64][payload]`, all little-endian.
+//! Layout (`docs/formats/wal.md`): a 16-byte header `[magic 8][version u32 = 2][reserved u32]`,
+//! then records `[len u32][synced u64][xxh3(len ‖ synced ‖ payload) u64][payload]`, all
+//! little-endian. The images here claim each record was fsynced before the next.
 
 use kvstore_base::checksum::xxh3_parts;
 
@@ -12,18 +13,20 @@ pub const MANIFEST_MAGIC: &[u8; 8] = b"KVSTMANI";
 /// Size of the log header.
 pub const LOG_HEADER_BYTES: usize = 16;
 /// Size of a record header.
-pub const RECORD_HEADER_BYTES: usize = 12;
+pub const RECORD_HEADER_BYTES: usize = 20;
 
 /// A log image holding `payloads` as records, each with a correct checksum.
 pub fn frame_log(magic: &[u8; 8], payloads: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::with_capacity(LOG_HEADER_BYTES);
     out.extend_from_slice(magic);
-    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&2u32.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
     for p in payloads {
         let len = (p.len() as u32).to_le_bytes();
-        let sum = xxh3_parts(&[&len, p]);
+        let synced = (out.len() as u64).to_le_bytes();
+        let sum = xxh3_parts(&[&len, &synced, p]);
         out.extend_from_slice(&len);
+        out.extend_from_slice(&synced);
         out.extend_from_slice(&sum.to_le_bytes());
         out.extend_from_slice(p);
     }
