@@ -15,7 +15,7 @@ use crate::filenames::{self, lock_path, table_path, FileKind};
 use crate::iter::{BoxedIter, DbIterator, LevelIterator};
 use crate::manifest::{read_current, read_edits, ManifestWriter, VersionEdit};
 use crate::options::{Compression, Options};
-use crate::stats::Counters;
+use crate::stats::{CorruptionLog, Counters};
 use crate::version::{apply_edit, edit_error, CfLevels, Version};
 use crate::wal::{self, WalWriter};
 use crate::write::WriteQueue;
@@ -132,6 +132,7 @@ pub(crate) struct DbInner {
     /// One flush at a time (the flush thread, or open before it starts).
     pub flush_lock: Mutex<()>,
     pub counters: Counters,
+    pub corruption: Arc<CorruptionLog>,
     pub threads: Mutex<Vec<JoinHandle<()>>>,
     pub closed: AtomicBool,
     /// Held for the life of the database: no second process opens the directory.
@@ -199,6 +200,9 @@ pub struct DbStats {
     pub block_cache_misses: u64,
     /// `Some(reason)` once a failed persist has poisoned the database.
     pub poisoned: Option<String>,
+    /// Reads that met corrupt data since open, and the first such report (file and offset).
+    pub corruptions_seen: u64,
+    pub corruption: Option<String>,
 }
 
 /// A consistent read view pinned at one sequence number. While it lives, compactions keep every
@@ -383,7 +387,11 @@ impl DbInner {
             });
         let hit = match hit {
             Some(h) => Some(h),
-            None => sv.version.get(cf, key, seq)?,
+            None => sv.version.get(cf, key, seq).map_err(|e| {
+                let e = Error::from(e);
+                self.corruption.note(&e);
+                e
+            })?,
         };
         Ok(match hit {
             Some((_, ValueKind::Put, v)) => Some(v),
@@ -417,7 +425,7 @@ impl DbInner {
                 }
             }
         }
-        DbIterator::new(children, seq, start, end, prefix)
+        DbIterator::new(children, seq, start, end, prefix, self.corruption.clone())
     }
 
     pub fn snapshot_list(&self) -> Vec<SeqNo> {
@@ -589,6 +597,7 @@ impl Db {
             compaction_lock: Mutex::new(()),
             flush_lock: Mutex::new(()),
             counters: Counters::default(),
+            corruption: Arc::default(),
             threads: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
             _lock: lock,
@@ -823,12 +832,21 @@ impl Db {
             block_cache_hits: inner.cache.hits(),
             block_cache_misses: inner.cache.misses(),
             poisoned: inner.poisoned.lock().clone(),
+            corruptions_seen: inner.corruption.count(),
+            corruption: inner.corruption.first(),
         }
     }
 
     /// `Err(Poisoned)` once a failed persist has made the database refuse writes.
     pub fn health(&self) -> Result<()> {
         self.inner.check_writable()
+    }
+
+    /// The first corruption a read has met since open (naming file and offset), if any. Reads
+    /// and writes go on — other keys are still served — but the database should be repaired
+    /// or restored; servers report it in their health check. The count is in [`DbStats`].
+    pub fn corruption(&self) -> Option<String> {
+        self.inner.corruption.first()
     }
 
     /// Tries now to lift a poison caused by a full disk (writes also try by themselves, at most

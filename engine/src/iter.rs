@@ -2,6 +2,7 @@
 //! user-facing range scan that merges every source at one sequence number.
 
 use crate::error::Result;
+use crate::stats::CorruptionLog;
 use crate::version::TableFile;
 use kvstore_base::iter::InternalIterator;
 use kvstore_base::{SeqNo, ValueKind, MAX_SEQ};
@@ -119,6 +120,7 @@ pub struct DbIterator {
     /// allocates only the key and value it returns.
     last_key: Vec<u8>,
     has_last: bool,
+    corruption: Arc<CorruptionLog>,
 }
 
 impl DbIterator {
@@ -128,8 +130,10 @@ impl DbIterator {
         start: Bound<Vec<u8>>,
         end: Bound<Vec<u8>>,
         prefix: Option<Vec<u8>>,
+        corruption: Arc<CorruptionLog>,
     ) -> Self {
         DbIterator {
+            corruption,
             inner: MergingIterator::new(children),
             seq,
             start,
@@ -213,6 +217,7 @@ impl Iterator for DbIterator {
             }
             Err(e) => {
                 self.done = true;
+                self.corruption.note(&e);
                 Some(Err(e))
             }
         }

@@ -504,3 +504,66 @@ fn flipped_wal_length_in_an_acknowledged_record_is_reported_not_dropped() {
     let failures = run(&img, &cases);
     report("WAL length fields", cases.len(), &failures);
 }
+
+/// A read that meets a damaged block answers an error for that key, the rest are still served,
+/// and the database remembers the damage (`Db::corruption`, `DbStats::corruptions_seen`) so a
+/// server can report it in its health check.
+#[test]
+fn reads_that_meet_corrupt_data_are_counted_and_reported() {
+    let fs = FaultFs::new();
+    let opts = || Options {
+        block_cache_bytes: 0,
+        ..options(&fs)
+    };
+    let value = |i: usize| format!("value-{i:04}-").repeat(4).into_bytes();
+    {
+        let db = Db::open(DIR, opts()).unwrap();
+        for i in 0..400 {
+            db.put(format!("key{i:04}").as_bytes(), &value(i)).unwrap();
+        }
+        db.flush().unwrap();
+        db.close().unwrap();
+    }
+    let dir = Path::new(DIR);
+    let sst = fs
+        .list_dir(dir)
+        .unwrap()
+        .into_iter()
+        .find(|n| n.ends_with(".sst"))
+        .expect("a table");
+    // A byte inside the first data block: the table still opens (footer, index and filter are
+    // intact), and only the keys of that block are lost.
+    fs.corrupt(&dir.join(&sst), 40, 0xff).unwrap();
+
+    let db = Db::open(DIR, opts()).unwrap();
+    assert_eq!(db.corruption(), None, "nothing has been read yet");
+    let (mut ok, mut failed) = (0, 0);
+    for i in 0..400 {
+        match db.get(format!("key{i:04}").as_bytes()) {
+            Ok(v) => {
+                assert_eq!(v, Some(value(i)), "key{i:04}: a wrong value, not an error");
+                ok += 1;
+            }
+            Err(e) => {
+                assert!(e.is_corruption(), "{e}");
+                failed += 1;
+            }
+        }
+    }
+    assert!(failed > 0, "the damaged block was never read");
+    assert!(
+        ok > failed,
+        "keys outside the damaged block are still served ({ok} ok)"
+    );
+    let report = db.corruption().expect("the damage is remembered");
+    assert!(report.contains(&sst), "report names the table: {report}");
+    assert_eq!(db.stats().corruptions_seen, failed as u64);
+
+    // A scan that hits the damage is counted too.
+    let scanned_error = db.scan::<Vec<u8>>(..).unwrap().any(|r| r.is_err());
+    assert!(scanned_error);
+    assert_eq!(db.stats().corruptions_seen, failed as u64 + 1);
+    // Writes go on: the damage is in one table, the database is not poisoned.
+    db.put(b"after", b"damage").unwrap();
+    assert_eq!(db.get(b"after").unwrap(), Some(b"damage".to_vec()));
+}
