@@ -74,6 +74,8 @@ pub struct ServerConfig {
     pub debug_fail_probability: f64,
     /// How long a graceful shutdown waits for in-flight requests before closing anyway.
     pub shutdown_grace: std::time::Duration,
+    /// The engine's options (durable defaults). Tests put a fault-injecting file system here.
+    pub engine: kvstore_engine::Options,
 }
 
 impl Default for ServerConfig {
@@ -87,6 +89,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             debug_fail_probability: DEFAULT_DEBUG_FAIL_PROBABILITY,
             shutdown_grace: std::time::Duration::from_secs(30),
+            engine: kvstore_engine::Options::default(),
         }
     }
 }

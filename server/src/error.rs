@@ -99,7 +99,9 @@ impl From<kvstore_engine::Error> for ApiError {
             E::Storage(_) if e.is_corruption() => {
                 ApiError::Internal(format!("storage corruption: {e}"))
             }
-            E::Storage(_) => ApiError::Internal(format!("storage error: {e}")),
+            // I/O failed (a failed write or fsync has also poisoned the engine): the node cannot
+            // serve this now, and the outcome of a failed write is unknown, as after a timeout.
+            E::Storage(_) => ApiError::Unavailable(format!("storage error: {e}")),
         }
     }
 }

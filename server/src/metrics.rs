@@ -173,7 +173,7 @@ impl Metrics {
 
     /// Copies engine statistics into the gauges.
     pub fn set_engine(&self, s: &DbStats) {
-        let fields: [(&str, f64); 20] = [
+        let fields: [(&str, f64); 21] = [
             ("wal_syncs", s.wal_syncs as f64),
             ("wal_sync_micros", s.wal_sync_micros as f64),
             ("wal_bytes_written", s.wal_bytes_written as f64),
@@ -195,6 +195,7 @@ impl Metrics {
             ("block_cache_bytes", s.block_cache_bytes as f64),
             ("block_cache_hits", s.block_cache_hits as f64),
             ("block_cache_misses", s.block_cache_misses as f64),
+            ("corruptions_seen", s.corruptions_seen as f64),
             ("levels", s.levels.len() as f64),
             (
                 "level_files_total",

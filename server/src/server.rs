@@ -38,13 +38,17 @@ impl Server {
             ));
         }
         let dir = config.data_dir.clone();
+        let engine_opts = config.engine.clone();
         let indexer = tokio::task::spawn_blocking(move || {
             let path = dir.display().to_string();
-            std::fs::create_dir_all(&dir).map_err(|e| ServerError::OpenDb {
-                path: path.clone(),
-                source: e.into(),
-            })?;
-            let db = kvstore_engine::Db::open(&dir, kvstore_engine::Options::default())
+            engine_opts
+                .fs
+                .create_dir_all(&dir)
+                .map_err(|e| ServerError::OpenDb {
+                    path: path.clone(),
+                    source: e.into(),
+                })?;
+            let db = kvstore_engine::Db::open(&dir, engine_opts)
                 .map_err(|source| ServerError::OpenDb { path, source })?;
             Ok::<_, ServerError>(kvstore_search::Indexer::open(
                 db,

@@ -73,6 +73,15 @@ pub enum SemanticQuery {
     Vector(Vec<f32>),
 }
 
+/// What `/health` reports when the node can serve.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Health {
+    Ok,
+    /// Reads met corrupt data: those keys answer 500, the rest are served, writes go on; the
+    /// data directory needs repair or a restore.
+    Degraded(String),
+}
+
 /// `/cluster/status`.
 #[derive(Clone, Debug, Serialize)]
 pub struct ClusterStatus {
@@ -105,8 +114,9 @@ pub trait Node: Send + Sync + 'static {
         query: SemanticQuery,
         k: usize,
     ) -> Result<Vec<SearchHit>, ApiError>;
-    /// `Err` when the node cannot serve writes (e.g. a poisoned engine).
-    async fn health(&self) -> Result<(), ApiError>;
+    /// `Err` when the node cannot serve writes (e.g. a poisoned engine); `Degraded` when it
+    /// serves but has met damaged data.
+    async fn health(&self) -> Result<Health, ApiError>;
     fn status(&self) -> ClusterStatus;
     /// Adds a node to the cluster (`/cluster/join`).
     async fn join(&self, node_id: String, address: String) -> Result<serde_json::Value, ApiError>;

@@ -3,8 +3,8 @@
 
 use super::group_commit::WriteQueue;
 use super::{
-    ClusterStatus, FailPoint, FailureInjector, KeyValue, Node, ScanPage, ScanRequest, SearchHit,
-    SemanticQuery, SetRequest,
+    ClusterStatus, FailPoint, FailureInjector, Health, KeyValue, Node, ScanPage, ScanRequest,
+    SearchHit, SemanticQuery, SetRequest,
 };
 use crate::error::ApiError;
 use async_trait::async_trait;
@@ -208,11 +208,18 @@ impl Node for StandaloneNode {
         .await
     }
 
-    async fn health(&self) -> Result<(), ApiError> {
+    async fn health(&self) -> Result<Health, ApiError> {
         self.blocking(|ix| {
-            ix.db()
-                .health()
-                .map_err(|e| ApiError::Unavailable(e.to_string()))
+            let db = ix.db();
+            db.health()
+                .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            Ok(match db.corruption() {
+                None => Health::Ok,
+                Some(first) => Health::Degraded(format!(
+                    "storage corruption met by {} read(s); first: {first}",
+                    db.stats().corruptions_seen
+                )),
+            })
         })
         .await
     }

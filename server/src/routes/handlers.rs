@@ -2,12 +2,12 @@
 //! Each returns a finished response; errors become `{"error": ...}` via [`ApiError`].
 
 use super::input::{
-    bool_field, bounded_count, bulk_items, check_key, check_value, json_k, json_object, query_get,
-    string_field, vector_field, DEFAULT_K, DEFAULT_SCAN_LIMIT,
+    bounded_count, check_key, parse_bulk_set, parse_cluster_join, parse_semantic_post, parse_set,
+    query_get, DEFAULT_K, DEFAULT_SCAN_LIMIT,
 };
 use super::State;
 use crate::error::{error_response, ApiError};
-use crate::node::{ScanRequest, SemanticQuery, SetRequest};
+use crate::node::{Health, ScanRequest, SemanticQuery};
 use bytes::Bytes;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -47,17 +47,7 @@ pub async fn get(state: Arc<State>, key: Result<String, ApiError>) -> Response {
 pub async fn set(state: Arc<State>, body: Body) -> Response {
     respond(
         async {
-            let mut obj = json_object(&body?)?;
-            let key = string_field(&mut obj, "key")?;
-            let value = string_field(&mut obj, "value")?;
-            check_key(&key, &state.limits)?;
-            check_value(&value, &state.limits)?;
-            let req = SetRequest {
-                key,
-                value,
-                vector: vector_field(&obj, "vector")?,
-                debug_fail: bool_field(&obj, "debug_fail")?,
-            };
+            let req = parse_set(&body?, &state.limits)?;
             state.node.set(req).await?;
             Ok(json!({ "ok": true }))
         }
@@ -93,12 +83,7 @@ pub async fn delete(state: Arc<State>, key: Result<String, ApiError>, query: Que
 pub async fn bulk_set(state: Arc<State>, body: Body) -> Response {
     respond(
         async {
-            let mut obj = json_object(&body?)?;
-            let debug_fail = bool_field(&obj, "debug_fail")?;
-            let items = obj
-                .remove("items")
-                .ok_or_else(|| ApiError::BadRequest("missing field \"items\"".into()))?;
-            let items = bulk_items(items, &state.limits)?;
+            let (items, debug_fail) = parse_bulk_set(&body?, &state.limits)?;
             let count = items.len();
             state.node.bulk_set(items, debug_fail).await?;
             Ok(json!({ "ok": true, "count": count }))
@@ -149,28 +134,12 @@ pub async fn semantic_search_get(state: Arc<State>, query: Query) -> Response {
 pub async fn semantic_search_post(state: Arc<State>, body: Body) -> Response {
     respond(
         async {
-            let mut obj = json_object(&body?)?;
-            let k = json_k(&obj)?;
-            if let Some(v) = vector_field(&obj, "vector")? {
-                let results = state
-                    .node
-                    .semantic_search(SemanticQuery::Vector(v), k)
-                    .await?;
-                return Ok(json!({ "query": Value::Null, "results": results }));
-            }
-            let field = if obj.contains_key("q") { "q" } else { "query" };
-            let text = string_field(&mut obj, field).map_err(|_| {
-                ApiError::BadRequest(
-                    "body needs \"vector\" (an array of numbers) or \"q\" (a string)".into(),
-                )
-            })?;
-            if text.trim().is_empty() {
-                return Err(ApiError::BadRequest("\"q\" must not be empty".into()));
-            }
-            let results = state
-                .node
-                .semantic_search(SemanticQuery::Text(text.clone()), k)
-                .await?;
+            let (query, k) = parse_semantic_post(&body?)?;
+            let text = match &query {
+                SemanticQuery::Text(t) => Value::String(t.clone()),
+                SemanticQuery::Vector(_) => Value::Null,
+            };
+            let results = state.node.semantic_search(query, k).await?;
             Ok(json!({ "query": text, "results": results }))
         }
         .await,
@@ -198,24 +167,29 @@ pub async fn scan(state: Arc<State>, query: Query) -> Response {
 
 pub async fn health(state: Arc<State>) -> Response {
     let st = state.node.status();
-    match state.node.health().await {
-        Ok(()) => ok_json(json!({
-            "status": "ok",
-            "node_id": st.node_id,
-            "mode": st.mode,
-            "role": st.role,
-        })),
-        Err(e) => warp::reply::with_status(
-            warp::reply::json(&json!({
-                "status": "unavailable",
-                "error": e.to_string(),
+    let (status, error) = match state.node.health().await {
+        Ok(Health::Ok) => {
+            return ok_json(json!({
+                "status": "ok",
                 "node_id": st.node_id,
                 "mode": st.mode,
-            })),
-            StatusCode::SERVICE_UNAVAILABLE,
-        )
-        .into_response(),
-    }
+                "role": st.role,
+            }))
+        }
+        // As etcd does with its CORRUPT alarm: still serving, but not healthy.
+        Ok(Health::Degraded(why)) => ("degraded", why),
+        Err(e) => ("unavailable", e.to_string()),
+    };
+    warp::reply::with_status(
+        warp::reply::json(&json!({
+            "status": status,
+            "error": error,
+            "node_id": st.node_id,
+            "mode": st.mode,
+        })),
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .into_response()
 }
 
 pub async fn cluster_status(state: Arc<State>) -> Response {
@@ -229,21 +203,7 @@ pub async fn cluster_status(state: Arc<State>) -> Response {
 pub async fn cluster_join(state: Arc<State>, body: Body) -> Response {
     respond(
         async {
-            let mut obj = json_object(&body?)?;
-            let node_id = string_field(&mut obj, "node_id")?;
-            let address = ["address", "addr", "url"]
-                .iter()
-                .find_map(|f| obj.get(*f).and_then(Value::as_str).map(str::to_string))
-                .or_else(|| {
-                    let host = obj.get("host")?.as_str()?;
-                    let port = obj.get("port")?.as_u64()?;
-                    Some(format!("{host}:{port}"))
-                })
-                .ok_or_else(|| {
-                    ApiError::BadRequest(
-                        "missing field \"address\" (host:port of the joining node)".into(),
-                    )
-                })?;
+            let (node_id, address) = parse_cluster_join(&body?)?;
             state.node.join(node_id, address).await
         }
         .await,

@@ -3,6 +3,7 @@
 
 use crate::config::Limits;
 use crate::error::ApiError;
+use crate::node::{SemanticQuery, SetRequest};
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use serde_json::{Map, Value};
@@ -268,6 +269,78 @@ pub fn bulk_items(value: Value, limits: &Limits) -> Result<Vec<(String, String)>
         out.push((k, v));
     }
     Ok(out)
+}
+
+/// The body of `POST /set`: `{"key", "value", "vector"?, "debug_fail"?}`.
+pub fn parse_set(body: &[u8], limits: &Limits) -> Result<SetRequest, ApiError> {
+    let mut obj = json_object(body)?;
+    let key = string_field(&mut obj, "key")?;
+    let value = string_field(&mut obj, "value")?;
+    check_key(&key, limits)?;
+    check_value(&value, limits)?;
+    Ok(SetRequest {
+        key,
+        value,
+        vector: vector_field(&obj, "vector")?,
+        debug_fail: bool_field(&obj, "debug_fail")?,
+    })
+}
+
+/// The body of `POST /bulk_set`: `{"items": [...], "debug_fail"?}`; returns the items and
+/// `debug_fail`.
+pub fn parse_bulk_set(
+    body: &[u8],
+    limits: &Limits,
+) -> Result<(Vec<(String, String)>, bool), ApiError> {
+    let mut obj = json_object(body)?;
+    let debug_fail = bool_field(&obj, "debug_fail")?;
+    let items = obj
+        .remove("items")
+        .ok_or_else(|| ApiError::BadRequest("missing field \"items\"".into()))?;
+    Ok((bulk_items(items, limits)?, debug_fail))
+}
+
+/// The body of `POST /semantic_search`: `{"vector": [..], "k"}` or `{"q": "...", "k"}`.
+pub fn parse_semantic_post(body: &[u8]) -> Result<(SemanticQuery, usize), ApiError> {
+    let mut obj = json_object(body)?;
+    let k = json_k(&obj)?;
+    if let Some(v) = vector_field(&obj, "vector")? {
+        return Ok((SemanticQuery::Vector(v), k));
+    }
+    let field = if obj.contains_key("q") { "q" } else { "query" };
+    let text = string_field(&mut obj, field).map_err(|_| {
+        ApiError::BadRequest(
+            "body needs \"vector\" (an array of numbers) or \"q\" (a string)".into(),
+        )
+    })?;
+    if text.trim().is_empty() {
+        return Err(ApiError::BadRequest("\"q\" must not be empty".into()));
+    }
+    Ok((SemanticQuery::Text(text), k))
+}
+
+/// The body of `POST /cluster/join`: `{"node_id", "address"}` (the seed's shape; `"addr"`,
+/// `"url"` and `"host"` + `"port"` are accepted as the address).
+pub fn parse_cluster_join(body: &[u8]) -> Result<(String, String), ApiError> {
+    let mut obj = json_object(body)?;
+    let node_id = string_field(&mut obj, "node_id")?;
+    let address = ["address", "addr", "url"]
+        .iter()
+        .find_map(|f| obj.get(*f).and_then(Value::as_str).map(str::to_string))
+        .or_else(|| {
+            let host = obj.get("host")?.as_str()?;
+            let port = obj.get("port")?.as_u64()?;
+            Some(format!("{host}:{port}"))
+        })
+        .ok_or_else(|| {
+            ApiError::BadRequest("missing field \"address\" (host:port of the joining node)".into())
+        })?;
+    if node_id.trim().is_empty() || address.trim().is_empty() {
+        return Err(ApiError::BadRequest(
+            "\"node_id\" and \"address\" must not be empty".into(),
+        ));
+    }
+    Ok((node_id, address))
 }
 
 #[cfg(test)]
