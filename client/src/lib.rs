@@ -264,7 +264,8 @@ impl Client {
             .await
     }
 
-    /// `/health`; a 503 (engine poisoned) is `Error::Api { status: 503, .. }`.
+    /// `/health`; a 503 (engine poisoned, or damaged data met by reads: "degraded") is
+    /// `Error::Api { status: 503, .. }`, its message saying which.
     pub async fn health(&self) -> Result<Health> {
         self.call(Method::GET, self.url("/health"), &[], None).await
     }

@@ -1,6 +1,6 @@
 //! Scenario: the real HTTP server over a fault-injecting file system (`FaultFs`).
 //!
-//! - a failed fsync poisons the engine: writes answer 503 with a JSON error, reads go on,
+//! - a failed fsync or write poisons the engine: writes answer 503 with a JSON error, reads go on,
 //!   `/health` says unavailable, and after a restart every acknowledged write is there;
 //! - a full disk answers 507, and writes resume by themselves once space returns;
 //! - a damaged table: the keys in the damaged block answer 500 with a JSON error, the others
@@ -101,15 +101,24 @@ fn error_of(body: &Value) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_fsync_answers_503_keeps_reads_and_a_restart_recovers_every_acknowledged_write() {
+    failed_persist_answers_503_and_a_restart_recovers(FaultKind::Sync, "fsync").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_write_answers_503_keeps_reads_and_a_restart_recovers_every_acknowledged_write() {
+    failed_persist_answers_503_and_a_restart_recovers(FaultKind::Write, "append").await;
+}
+
+async fn failed_persist_answers_503_and_a_restart_recovers(kind: FaultKind, what: &str) {
     let fs = FaultFs::new();
     let s = start(&fs).await;
     for i in 0..20 {
         assert_eq!(s.set(&format!("k{i}"), &format!("v{i}")).await.0, 200);
     }
-    fs.inject(FaultKind::Sync, 0);
+    fs.inject(kind, 0);
     let (status, body) = s.set("doomed", "x").await;
     assert_eq!(status, 503, "{body}");
-    assert!(error_of(&body).contains("fsync"), "{body}");
+    assert!(error_of(&body).contains(what), "{body}");
     // Poisoned: later writes are refused too, reads are served.
     fs.clear_faults();
     let (status, body) = s.set("later", "y").await;
