@@ -31,6 +31,45 @@ fn word(rng: &mut StdRng) -> String {
     }
 }
 
+/// CPU seconds used so far by each thread of this process, summed by thread name (Linux).
+fn cpu_by_thread() -> String {
+    let mut by: std::collections::BTreeMap<String, f64> = Default::default();
+    let tick = 100.0; // USER_HZ
+    for e in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ...`: comm may hold spaces, so split after the last ')'.
+        let (Some(a), Some(b)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let f: Vec<&str> = stat[b + 1..].split_whitespace().collect();
+        let ticks: f64 = [11, 12]
+            .iter()
+            .filter_map(|&i| f.get(i).and_then(|x| x.parse::<f64>().ok()))
+            .sum();
+        *by.entry(stat[a + 1..b].to_string()).or_default() += ticks / tick;
+    }
+    by.iter()
+        .map(|(k, v)| format!("{k} {v:.1} s"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Voluntary (blocked) and involuntary (preempted) context switches of the calling thread.
+fn thread_switches() -> (i64, i64) {
+    // SAFETY: `ru` is a valid, writable rusage for the duration of the call.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) } != 0 {
+        return (0, 0);
+    }
+    (ru.ru_nvcsw, ru.ru_nivcsw)
+}
+
 /// CPU time of the calling thread (Linux; 0 elsewhere).
 fn thread_cpu_secs() -> f64 {
     let mut ts = libc::timespec {
@@ -74,6 +113,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         tmp.path(),
         Options {
             sync: false,
+            // BENCH_MEMTABLE_MB: a bulk-load memtable size (default: the engine's).
+            memtable_size_bytes: std::env::var("BENCH_MEMTABLE_MB")
+                .ok()
+                .and_then(|s| s.parse::<usize>().ok())
+                .map_or(Options::default().memtable_size_bytes, |mb| mb << 20),
             ..Options::default()
         },
     )?;
@@ -88,7 +132,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
         })
         .collect();
-    let (t, cpu0) = (Instant::now(), thread_cpu_secs());
+    let (t, cpu0, sw0) = (Instant::now(), thread_cpu_secs(), thread_switches());
     for chunk in docs.chunks(1_000) {
         ix.put_many(chunk)?;
     }
@@ -99,10 +143,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         n_docs as f64 / s,
         ix.stats()?.graph_pending
     );
+    let sw = thread_switches();
     println!(
-        "indexing thread CPU    : {:.2} s of {s:.2} s wall (the rest: waiting for a core or the engine)",
-        thread_cpu_secs() - cpu0
+        "indexing thread CPU    : {:.2} s of {s:.2} s wall; {} blocking waits, {} preemptions",
+        thread_cpu_secs() - cpu0,
+        sw.0 - sw0.0,
+        sw.1 - sw0.1
     );
+    println!("CPU by thread so far   : {}", cpu_by_thread());
     let es = ix.db().stats();
     println!(
         "engine after indexing  : {} write stalls ({:.0} ms stalled), {:.1} MB user bytes, {:.1} MB WAL, {} flushes, {} compactions",
