@@ -66,6 +66,15 @@ fn a_rejected_batch_writes_nothing() {
     ));
     assert_eq!(ix.db().get(b"ok").unwrap(), None);
     assert_eq!(ix.verify().unwrap().documents, 1);
+
+    // Document frequencies stay exact after the rejected batches: `wing` is in 1 document,
+    // then 2, then 1 again.
+    ix.put(b"after", b"wing flap", None).unwrap();
+    assert_eq!(ix.verify().unwrap().documents, 2);
+    assert!(ix.delete(b"before").unwrap());
+    ix.put_many(&[(b"more".to_vec(), b"flap".to_vec())])
+        .unwrap();
+    assert_eq!(ix.verify().unwrap().documents, 2);
 }
 
 #[test]
