@@ -417,35 +417,38 @@ impl Indexer {
             .min(PREPARE_THREADS_MAX)
             .min(items.len() / PREPARE_DOCS_PER_THREAD_MIN)
             .max(1);
-        let prep = |(k, v, x): DocRef<'a>| self.prepare(Cow::Borrowed(k), Cow::Borrowed(v), x);
+        let prep =
+            |(k, v, x): &DocRef<'a>| self.prepare(Cow::Borrowed(k), Cow::Borrowed(v), x.clone());
         if threads == 1 {
-            return items.into_iter().map(prep).collect();
+            return items.iter().map(prep).collect();
         }
+        let run = |r: std::ops::Range<usize>| items[r].iter().map(prep).collect::<Result<Vec<_>>>();
         let per = items.len().div_ceil(threads);
-        let mut chunks: Vec<Vec<DocRef<'a>>> = Vec::with_capacity(threads);
-        let mut it = items.into_iter();
-        loop {
-            let c: Vec<_> = it.by_ref().take(per).collect();
-            if c.is_empty() {
-                break;
-            }
-            chunks.push(c);
-        }
-        let mut first = chunks.remove(0);
+        let ranges: Vec<_> = (0..threads)
+            .map(|i| i * per..((i + 1) * per).min(items.len()))
+            .filter(|r| !r.is_empty())
+            .collect();
         std::thread::scope(|s| {
-            let handles: Vec<_> = chunks
-                .into_iter()
-                .map(|c| s.spawn(move || c.into_iter().map(prep).collect::<Result<Vec<_>>>()))
+            // Every range but the first on its own thread; if a thread cannot be started, this
+            // thread prepares that range itself (slower, never wrong).
+            let parts: Vec<_> = ranges[1..]
+                .iter()
+                .map(|r| {
+                    let (start, end) = (r.start, r.end);
+                    std::thread::Builder::new()
+                        .name("kvstore-prepare".into())
+                        .spawn_scoped(s, move || run(start..end))
+                        .map_err(|_| start..end)
+                })
                 .collect();
-            // This thread does the first chunk itself.
-            let mut out: Vec<Prepared<'a>> = std::mem::take(&mut first)
-                .into_iter()
-                .map(prep)
-                .collect::<Result<_>>()?;
-            for h in handles {
-                let part = h.join().map_err(|_| {
-                    Error::Embedder("a document preparation thread panicked".into())
-                })??;
+            let mut out = run(ranges[0].clone())?;
+            for p in parts {
+                let part = match p {
+                    Ok(h) => h.join().map_err(|_| {
+                        Error::Embedder("a document preparation thread panicked".into())
+                    })??,
+                    Err(r) => run(r)?,
+                };
                 out.extend(part);
             }
             Ok(out)
