@@ -26,9 +26,10 @@ use crate::embedder::{Embedder, StaticEmbedder, MODEL_DIR_ENV};
 use crate::error::{Error, Result};
 use crate::hnsw::{dot, GraphBuilder, VectorIndex};
 use crate::keys::{
-    decode_df, decode_docmeta, decode_stats, decode_vector, doc_key, encode_df, encode_docmeta,
-    encode_posting, encode_stats, encode_vector, posting_key, term_key, CollectionStats, DocMeta,
-    CF_DOCMETA, CF_INVERTED, CF_VECTORS, STATS_KEY,
+    decode_df, decode_docmeta, decode_stats, decode_vector, doc_key, encode_df,
+    encode_docmeta_into, encode_posting_into, encode_stats, encode_vector_into, posting_key,
+    posting_key_into, term_key, CollectionStats, DocMeta, CF_DOCMETA, CF_INVERTED, CF_VECTORS,
+    STATS_KEY,
 };
 use crate::options::SearchOptions;
 use crate::searcher::FullTextSearcher;
@@ -36,7 +37,7 @@ use crate::snippet::snippet;
 use kvstore_engine::{ColumnFamily, Db, WriteBatch};
 use parking_lot::{Mutex, RwLock};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -59,6 +60,11 @@ impl Prepared<'_> {
         self.key.len() + self.value.len()
     }
 }
+
+/// Most threads [`Indexer::put_many`] analyzes and embeds a batch with.
+const PREPARE_THREADS_MAX: usize = 4;
+/// Fewest documents per preparation thread (below that, spawning costs more than it saves).
+const PREPARE_DOCS_PER_THREAD_MIN: usize = 64;
 
 /// Largest `k` a query may ask for.
 pub const MAX_K: usize = 10_000;
@@ -96,9 +102,26 @@ pub struct Prepared<'a> {
     key: Cow<'a, [u8]>,
     value: Cow<'a, [u8]>,
     doc_len: u32,
-    /// Term → positions, sorted by term.
-    postings: BTreeMap<String, Vec<u32>>,
+    /// Distinct terms, sorted, each with the range of its positions in `positions`.
+    terms: Vec<(String, std::ops::Range<usize>)>,
+    /// Positions of every term, grouped by term (in `terms` order), ascending within a term.
+    positions: Vec<u32>,
     vector: Vec<f32>,
+}
+
+impl Prepared<'_> {
+    /// The document's distinct terms with their positions, sorted by term.
+    fn postings(&self) -> impl ExactSizeIterator<Item = (&str, &[u32])> {
+        self.terms
+            .iter()
+            .map(|(t, r)| (t.as_str(), &self.positions[r.clone()]))
+    }
+
+    fn has_term(&self, term: &str) -> bool {
+        self.terms
+            .binary_search_by(|(t, _)| t.as_str().cmp(term))
+            .is_ok()
+    }
 }
 
 /// The write path and query engine over documents stored in the default column family.
@@ -207,16 +230,27 @@ impl Indexer {
             }
         };
         let doc_len = tokens.len() as u32;
-        let mut postings: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-        for t in tokens {
-            postings.entry(t.term).or_default().push(t.position);
+        // Group by term without a map: a stable sort by term keeps each term's positions in
+        // text order (ascending), and the term strings move instead of being copied.
+        let mut tokens: Vec<(String, u32)> =
+            tokens.into_iter().map(|t| (t.term, t.position)).collect();
+        tokens.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut terms: Vec<(String, std::ops::Range<usize>)> = Vec::new();
+        let mut positions = Vec::with_capacity(tokens.len());
+        for (i, (term, pos)) in tokens.into_iter().enumerate() {
+            positions.push(pos);
+            match terms.last_mut() {
+                Some((t, r)) if *t == term => r.end = i + 1,
+                _ => terms.push((term, i..i + 1)),
+            }
         }
         drop(text);
         Ok(Prepared {
             key,
             value,
             doc_len,
-            postings,
+            terms,
+            positions,
             vector,
         })
     }
@@ -229,22 +263,22 @@ impl Indexer {
             .transpose()
     }
 
-    /// Adds to `b` the removal of a document's postings and stats; `keep` = terms the new
-    /// version will overwrite anyway.
-    fn unindex(
+    /// Adds to `b` the removal of a document's postings and stats; `keep` = the new version,
+    /// whose postings overwrite the old ones of the terms it shares.
+    fn unindex<'m>(
         &self,
         b: &mut WriteBatch,
         key: &[u8],
-        old: &DocMeta,
-        keep: Option<&BTreeMap<String, Vec<u32>>>,
-        df: &mut HashMap<String, i64>,
+        old: &'m DocMeta,
+        keep: Option<&Prepared<'_>>,
+        df: &mut HashMap<&'m str, i64>,
         stats: &mut CollectionStats,
     ) {
         for t in &old.terms {
-            if !keep.is_some_and(|k| k.contains_key(t)) {
+            if !keep.is_some_and(|k| k.has_term(t)) {
                 b.delete_cf(&self.inverted, posting_key(t, key));
             }
-            *df.entry(t.clone()).or_default() -= 1;
+            *df.entry(t.as_str()).or_default() -= 1;
         }
         stats.doc_count = stats.doc_count.saturating_sub(1);
         stats.total_len = stats.total_len.saturating_sub(u64::from(old.doc_len));
@@ -257,41 +291,54 @@ impl Indexer {
             Some(v) => decode_stats(&v)?,
             None => CollectionStats::default(),
         };
-        let mut df: HashMap<String, i64> = HashMap::new();
-        for d in docs {
-            if let Some(old) = self.read_meta(&d.key)? {
-                self.unindex(&mut b, &d.key, &old, Some(&d.postings), &mut df, &mut stats);
+        // What the batch replaces, read first so the document-frequency deltas below can
+        // borrow the term strings (of the old and the new versions) instead of copying them.
+        let old_docs: Vec<Option<DocMeta>> = docs
+            .iter()
+            .map(|d| self.read_meta(&d.key))
+            .collect::<Result<_>>()?;
+        let old_deleted: Vec<Option<DocMeta>> = deletes
+            .iter()
+            .map(|k| self.read_meta(k))
+            .collect::<Result<_>>()?;
+        // One delta per distinct term of the whole batch, so a term shared by many documents
+        // costs one read and one write of its `'T'` record.
+        let mut df: HashMap<&str, i64> = HashMap::new();
+        let (mut kbuf, mut vbuf) = (Vec::new(), Vec::new());
+        for (d, old) in docs.iter().zip(&old_docs) {
+            if let Some(old) = old {
+                self.unindex(&mut b, &d.key, old, Some(d), &mut df, &mut stats);
             }
             b.put(&d.key, &d.value);
-            for (t, pos) in &d.postings {
-                b.put_cf(
-                    &self.inverted,
-                    posting_key(t, &d.key),
-                    encode_posting(d.doc_len, pos),
-                );
-                *df.entry(t.clone()).or_default() += 1;
+            for (t, pos) in d.postings() {
+                posting_key_into(&mut kbuf, t, &d.key);
+                encode_posting_into(&mut vbuf, d.doc_len, pos);
+                b.put_cf(&self.inverted, &kbuf, &vbuf);
+                *df.entry(t).or_default() += 1;
             }
-            let meta = DocMeta {
-                doc_len: d.doc_len,
-                terms: d.postings.keys().cloned().collect(),
-            };
-            b.put_cf(&self.docmeta, doc_key(&d.key), encode_docmeta(&meta));
-            b.put_cf(&self.vectors, &d.key, encode_vector(&d.vector));
+            encode_docmeta_into(
+                &mut vbuf,
+                d.doc_len,
+                d.terms.iter().map(|(t, _)| t.as_str()),
+            );
+            b.put_cf(&self.docmeta, doc_key(&d.key), &vbuf);
+            encode_vector_into(&mut vbuf, &d.vector);
+            b.put_cf(&self.vectors, &d.key, &vbuf);
             stats.doc_count += 1;
             stats.total_len += u64::from(d.doc_len);
         }
-        for key in deletes {
-            if let Some(old) = self.read_meta(key)? {
-                self.unindex(&mut b, key, &old, None, &mut df, &mut stats);
+        for (key, old) in deletes.iter().zip(&old_deleted) {
+            if let Some(old) = old {
+                self.unindex(&mut b, key, old, None, &mut df, &mut stats);
                 b.delete_cf(&self.docmeta, doc_key(key));
                 b.delete_cf(&self.vectors, key);
             }
             b.delete(key);
         }
         let mut changed: Vec<_> = df.into_iter().filter(|(_, d)| *d != 0).collect();
-        changed.sort();
+        changed.sort_unstable();
         for (t, delta) in changed {
-            let k = term_key(&t);
+            let k = term_key(t);
             let cur = match self.db.get_cf(&self.docmeta, &k)? {
                 Some(v) => decode_df(&k, &v)? as i64,
                 None => 0,
@@ -349,16 +396,63 @@ impl Indexer {
 
     fn put_many_inner(&self, items: Vec<DocRef<'_>>) -> Result<()> {
         let mut seen = HashSet::new();
-        let mut docs = Vec::with_capacity(items.len());
+        let mut kept = Vec::with_capacity(items.len());
         // Last occurrence wins: walk backwards, keep the first time a key is seen.
-        for (k, v, x) in items.into_iter().rev() {
-            if seen.insert(k) {
-                docs.push(self.prepare(Cow::Borrowed(k), Cow::Borrowed(v), x)?);
+        for item in items.into_iter().rev() {
+            if seen.insert(item.0) {
+                kept.push(item);
             }
         }
-        docs.reverse();
+        kept.reverse();
+        let docs = self.prepare_all(kept)?;
         let _g = self.write_lock.lock();
         self.write_locked(&docs, &[])
+    }
+
+    /// Analyzes and embeds `items` (pure CPU work, no lock held), on several threads when the
+    /// batch is large enough to pay for them; the order is kept.
+    fn prepare_all<'a>(&self, items: Vec<DocRef<'a>>) -> Result<Vec<Prepared<'a>>> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(PREPARE_THREADS_MAX)
+            .min(items.len() / PREPARE_DOCS_PER_THREAD_MIN)
+            .max(1);
+        let prep =
+            |(k, v, x): &DocRef<'a>| self.prepare(Cow::Borrowed(k), Cow::Borrowed(v), x.clone());
+        if threads == 1 {
+            return items.iter().map(prep).collect();
+        }
+        let run = |r: std::ops::Range<usize>| items[r].iter().map(prep).collect::<Result<Vec<_>>>();
+        let per = items.len().div_ceil(threads);
+        let ranges: Vec<_> = (0..threads)
+            .map(|i| i * per..((i + 1) * per).min(items.len()))
+            .filter(|r| !r.is_empty())
+            .collect();
+        std::thread::scope(|s| {
+            // Every range but the first on its own thread; if a thread cannot be started, this
+            // thread prepares that range itself (slower, never wrong).
+            let parts: Vec<_> = ranges[1..]
+                .iter()
+                .map(|r| {
+                    let (start, end) = (r.start, r.end);
+                    std::thread::Builder::new()
+                        .name("kvstore-prepare".into())
+                        .spawn_scoped(s, move || run(start..end))
+                        .map_err(|_| start..end)
+                })
+                .collect();
+            let mut out = run(ranges[0].clone())?;
+            for p in parts {
+                let part = match p {
+                    Ok(h) => h.join().map_err(|_| {
+                        Error::Embedder("a document preparation thread panicked".into())
+                    })??,
+                    Err(r) => run(r)?,
+                };
+                out.extend(part);
+            }
+            Ok(out)
+        })
     }
 
     /// Analyzes and embeds one document without touching the store (no lock, no I/O), so

@@ -75,14 +75,28 @@ pub struct Posting {
 
 pub fn encode_posting(doc_len: u32, positions: &[u32]) -> Vec<u8> {
     let mut v = Vec::with_capacity(2 + positions.len() * 2);
-    put_varint(&mut v, positions.len() as u64);
-    put_varint(&mut v, u64::from(doc_len));
+    encode_posting_into(&mut v, doc_len, positions);
+    v
+}
+
+/// [`encode_posting`] into a reused buffer (cleared first).
+pub fn encode_posting_into(v: &mut Vec<u8>, doc_len: u32, positions: &[u32]) {
+    v.clear();
+    put_varint(v, positions.len() as u64);
+    put_varint(v, u64::from(doc_len));
     let mut prev = 0u32;
     for &p in positions {
-        put_varint(&mut v, u64::from(p - prev));
+        put_varint(v, u64::from(p - prev));
         prev = p;
     }
-    v
+}
+
+/// [`posting_key`] into a reused buffer (cleared first).
+pub fn posting_key_into(k: &mut Vec<u8>, term: &str, doc: &[u8]) {
+    k.clear();
+    k.extend_from_slice(term.as_bytes());
+    k.push(0);
+    k.extend_from_slice(doc);
 }
 
 /// Decodes tf and document length only (what a plain term scores with).
@@ -144,14 +158,26 @@ pub struct DocMeta {
 }
 
 pub fn encode_docmeta(m: &DocMeta) -> Vec<u8> {
-    let mut v = vec![FORMAT_VERSION];
-    put_varint(&mut v, u64::from(m.doc_len));
-    put_varint(&mut v, m.terms.len() as u64);
-    for t in &m.terms {
-        put_varint(&mut v, t.len() as u64);
+    let mut v = Vec::new();
+    encode_docmeta_into(&mut v, m.doc_len, m.terms.iter().map(String::as_str));
+    v
+}
+
+/// The `'D'` record of a document of `doc_len` tokens with these distinct `terms` (sorted),
+/// into a reused buffer (cleared first).
+pub fn encode_docmeta_into<'t>(
+    v: &mut Vec<u8>,
+    doc_len: u32,
+    terms: impl ExactSizeIterator<Item = &'t str>,
+) {
+    v.clear();
+    v.push(FORMAT_VERSION);
+    put_varint(v, u64::from(doc_len));
+    put_varint(v, terms.len() as u64);
+    for t in terms {
+        put_varint(v, t.len() as u64);
         v.extend_from_slice(t.as_bytes());
     }
-    v
 }
 
 pub fn decode_docmeta(key: &[u8], v: &[u8]) -> Result<DocMeta> {
@@ -225,7 +251,17 @@ pub fn decode_stats(v: &[u8]) -> Result<CollectionStats> {
 }
 
 pub fn encode_vector(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    let mut out = Vec::with_capacity(v.len() * 4);
+    encode_vector_into(&mut out, v);
+    out
+}
+
+/// [`encode_vector`] into a reused buffer (cleared first).
+pub fn encode_vector_into(out: &mut Vec<u8>, v: &[f32]) {
+    out.clear();
+    for x in v {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
 }
 
 pub fn decode_vector(key: &[u8], bytes: &[u8], dim: usize) -> Result<Vec<f32>> {

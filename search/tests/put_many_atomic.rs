@@ -66,6 +66,15 @@ fn a_rejected_batch_writes_nothing() {
     ));
     assert_eq!(ix.db().get(b"ok").unwrap(), None);
     assert_eq!(ix.verify().unwrap().documents, 1);
+
+    // Document frequencies stay exact after the rejected batches: `wing` is in 1 document,
+    // then 2, then 1 again.
+    ix.put(b"after", b"wing flap", None).unwrap();
+    assert_eq!(ix.verify().unwrap().documents, 2);
+    assert!(ix.delete(b"before").unwrap());
+    ix.put_many(&[(b"more".to_vec(), b"flap".to_vec())])
+        .unwrap();
+    assert_eq!(ix.verify().unwrap().documents, 2);
 }
 
 #[test]
@@ -90,4 +99,40 @@ fn prepared_documents_write_like_put_many() {
     assert_eq!(keys(&ix.search("shared", 10, false).unwrap()).len(), 2);
     assert_eq!(ix.stats().unwrap().collection.doc_count, 2);
     assert_eq!(ix.verify().unwrap().documents, 2);
+}
+
+/// Large batches are analyzed and embedded on several threads: the result must be the same as
+/// one thread's (order kept, last duplicate wins across the threads' chunks, an error in any
+/// chunk rejects the whole batch).
+#[test]
+fn a_large_batch_prepared_in_parallel_is_indexed_like_a_small_one() {
+    let (_d, ix) = indexer();
+    let mut items: Vec<_> = (0..600)
+        .map(|i| {
+            (
+                format!("k{:03}", i % 500).into_bytes(),
+                format!("doc number{i} shared").into_bytes(),
+            )
+        })
+        .collect();
+    items.push((b"k007".to_vec(), b"final version".to_vec()));
+    ix.put_many(&items).unwrap();
+    assert_eq!(ix.stats().unwrap().collection.doc_count, 500);
+    assert_eq!(keys(&ix.search("final", 10, false).unwrap()), ["k007"]);
+    // k000..k099 were overwritten within the batch by number500..number599.
+    assert_eq!(keys(&ix.search("number510", 10, false).unwrap()), ["k010"]);
+    assert!(ix.search("number10", 10, false).unwrap().is_empty());
+    assert_eq!(ix.search("shared", 1000, false).unwrap().len(), 499);
+    assert_eq!(ix.verify().unwrap().documents, 500);
+
+    let mut bad: Vec<_> = (0..400)
+        .map(|i| (format!("n{i:03}").into_bytes(), b"wing".to_vec(), None))
+        .collect();
+    bad[350].2 = Some(vec![1.0; 3]);
+    assert!(matches!(
+        ix.put_many_with_vectors(bad),
+        Err(kvstore_search::Error::DimensionMismatch { .. })
+    ));
+    assert_eq!(ix.db().get(b"n000").unwrap(), None);
+    assert_eq!(ix.stats().unwrap().collection.doc_count, 500);
 }

@@ -130,6 +130,12 @@ impl StaticEmbedder {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// The rows of the embedding table (one per vocabulary token, `dim` components each, as
+    /// stored: not normalised). Real vectors for measuring the vector index.
+    pub fn token_rows(&self) -> impl Iterator<Item = &[f32]> {
+        self.table.chunks_exact(self.dim.max(1))
+    }
 }
 
 impl Embedder for StaticEmbedder {

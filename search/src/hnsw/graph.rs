@@ -1,7 +1,9 @@
 //! Hierarchical Navigable Small World graph (Malkov & Yashunin, 2016), written for this crate.
 //!
-//! Layout: node `i` owns `vectors[i*dim .. (i+1)*dim]` (unit length) and, once linked,
-//! `links[i][l]`, its neighbours on layer `l` for every `l <= level(i)`. Vectors are *pushed*
+//! Layout: node `i` owns `vectors[i*dim .. (i+1)*dim]` (unit length) and, once linked, its
+//! neighbours on every layer `l <= level(i)`: layer 0 in one flat array (`links0`, a fixed
+//! slot of `1 + 2·m` u32 per node: count, then ids), so a search touches one cache line or two
+//! per node instead of chasing three pointers; upper layers in `upper[i][l - 1]`. Vectors are *pushed*
 //! first and *linked* into the graph in id order, possibly later ([`Hnsw::link_next`]): ids
 //! `0..len()` are in the graph, ids `len()..pushed()` wait (callers scan those exactly). Layer 0 keeps up to `2·m` neighbours, upper
 //! layers `m`. Neighbours are chosen with the paper's heuristic (algorithm 4), which keeps the
@@ -69,8 +71,11 @@ pub struct Hnsw {
     dim: usize,
     params: HnswParams,
     vectors: Vec<f32>,
-    /// `links[node][layer]`.
-    links: Vec<Vec<Vec<u32>>>,
+    /// Layer-0 neighbours: node `i`'s slot is `links0[i*stride0 .. (i+1)*stride0]`, holding
+    /// the count then up to `2·m` ids.
+    links0: Vec<u32>,
+    /// `upper[node][layer - 1]`: neighbours on layers 1..=level(node) (empty for most nodes).
+    upper: Vec<Vec<Vec<u32>>>,
     entry: Option<u32>,
     max_level: usize,
     rng: u64,
@@ -86,7 +91,8 @@ impl Hnsw {
                 ..params
             },
             vectors: Vec::new(),
-            links: Vec::new(),
+            links0: Vec::new(),
+            upper: Vec::new(),
             entry: None,
             max_level: 0,
             rng: params.seed | 1,
@@ -95,7 +101,37 @@ impl Hnsw {
 
     /// Number of nodes linked into the graph.
     pub fn len(&self) -> usize {
-        self.links.len()
+        self.upper.len()
+    }
+
+    fn stride0(&self) -> usize {
+        1 + 2 * self.params.m
+    }
+
+    /// Neighbours of `id` on `layer` (`layer <= level(id)`).
+    fn neighbours(&self, id: u32, layer: usize) -> &[u32] {
+        if layer == 0 {
+            let s = id as usize * self.stride0();
+            let n = self.links0[s] as usize;
+            &self.links0[s + 1..s + 1 + n]
+        } else {
+            &self.upper[id as usize][layer - 1]
+        }
+    }
+
+    fn set_neighbours(&mut self, id: u32, layer: usize, ns: &[u32]) {
+        if layer == 0 {
+            let s = id as usize * self.stride0();
+            self.links0[s] = ns.len() as u32;
+            self.links0[s + 1..s + 1 + ns.len()].copy_from_slice(ns);
+        } else {
+            self.upper[id as usize][layer - 1] = ns.to_vec();
+        }
+    }
+
+    /// Number of layers `id` is on (its level + 1).
+    fn layers(&self, id: u32) -> usize {
+        self.upper[id as usize].len() + 1
     }
 
     /// Number of vectors stored (linked or waiting).
@@ -112,7 +148,7 @@ impl Hnsw {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.links.is_empty()
+        self.upper.is_empty()
     }
 
     pub fn dim(&self) -> usize {
@@ -125,17 +161,43 @@ impl Hnsw {
 
     /// Mean number of neighbours of the nodes present on `layer` (a health figure).
     pub fn mean_degree(&self, layer: usize) -> f64 {
-        let on: Vec<_> = self.links.iter().filter_map(|l| l.get(layer)).collect();
+        let on: Vec<u32> = (0..self.len() as u32)
+            .filter(|&i| self.layers(i) > layer)
+            .collect();
         if on.is_empty() {
             return 0.0;
         }
-        on.iter().map(|l| l.len()).sum::<usize>() as f64 / on.len() as f64
+        on.iter()
+            .map(|&i| self.neighbours(i, layer).len())
+            .sum::<usize>() as f64
+            / on.len() as f64
     }
 
     /// The stored (normalised) vector of `id`.
     pub fn vector(&self, id: u32) -> &[f32] {
         let s = id as usize * self.dim;
         &self.vectors[s..s + self.dim]
+    }
+
+    /// Asks the CPU to start loading the vector of `id` (neighbours are scattered in memory;
+    /// loading them all before computing any distance overlaps the cache misses).
+    #[inline(always)]
+    fn prefetch(&self, id: u32) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let p = self.vectors.as_ptr().wrapping_add(id as usize * self.dim);
+            // SAFETY: a prefetch is a hint: it never faults and reads nothing into the program,
+            // whatever the address (`wrapping_add` keeps the pointer arithmetic defined).
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>());
+                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(16).cast::<i8>());
+                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(32).cast::<i8>());
+                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(48).cast::<i8>());
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = id;
     }
 
     fn dist(&self, q: &[f32], id: u32) -> f32 {
@@ -170,14 +232,16 @@ impl Hnsw {
 
     /// Links the first waiting vector into the graph; false when none waits.
     pub fn link_next(&mut self) -> bool {
-        let id = self.links.len() as u32;
+        let id = self.len() as u32;
         if id as usize >= self.pushed() {
             return false;
         }
         let v = self.vector(id).to_vec();
         let v = v.as_slice();
         let level = self.random_level();
-        self.links.push(vec![Vec::new(); level + 1]);
+        self.upper.push(vec![Vec::new(); level]);
+        let stride = self.stride0();
+        self.links0.resize(self.links0.len() + stride, 0);
         let Some(mut ep) = self.entry else {
             self.entry = Some(id);
             self.max_level = level;
@@ -191,12 +255,9 @@ impl Hnsw {
             let found = self.search_layer(v, &eps, self.params.ef_construction, l, &|_| true);
             let chosen = self.select(&found, self.params.m);
             for &n in &chosen {
-                self.links[n as usize][l].push(id);
-                if self.links[n as usize][l].len() > self.max_links(l) {
-                    self.shrink(n, l);
-                }
+                self.add_link(n, l, id);
             }
-            self.links[id as usize][l] = chosen;
+            self.set_neighbours(id, l, &chosen);
             eps = found.iter().map(|c| c.id).collect();
         }
         if level > self.max_level {
@@ -206,18 +267,28 @@ impl Hnsw {
         true
     }
 
-    /// Re-selects the neighbours of `n` on `layer` after it overflowed.
-    fn shrink(&mut self, n: u32, layer: usize) {
-        let base = self.vector(n).to_vec();
-        let mut cands: Vec<Cand> = self.links[n as usize][layer]
+    /// Adds `id` to the neighbours of `n` on `layer`; when that overflows the list, re-selects
+    /// them (heuristic, as at insertion) among the old ones and `id`.
+    fn add_link(&mut self, n: u32, layer: usize, id: u32) {
+        let cur = self.neighbours(n, layer);
+        if cur.len() < self.max_links(layer) {
+            let mut ns = cur.to_vec();
+            ns.push(id);
+            self.set_neighbours(n, layer, &ns);
+            return;
+        }
+        let base = self.vector(n);
+        let mut cands: Vec<Cand> = cur
             .iter()
-            .map(|&id| Cand {
-                d: self.dist(&base, id),
-                id,
+            .chain(std::iter::once(&id))
+            .map(|&x| Cand {
+                d: self.dist(base, x),
+                id: x,
             })
             .collect();
         cands.sort();
-        self.links[n as usize][layer] = self.select(&cands, self.max_links(layer));
+        let chosen = self.select(&cands, self.max_links(layer));
+        self.set_neighbours(n, layer, &chosen);
     }
 
     /// The neighbour heuristic: take candidates nearest first, skipping any that is closer to
@@ -240,7 +311,7 @@ impl Hnsw {
         let mut best = self.dist(q, ep);
         loop {
             let mut moved = false;
-            for &n in &self.links[ep as usize][layer] {
+            for &n in self.neighbours(ep, layer) {
                 let d = self.dist(q, n);
                 if d < best {
                     best = d;
@@ -293,7 +364,11 @@ impl Hnsw {
             if results.len() >= ef && results.peek().is_some_and(|w| c.d > w.d) {
                 break;
             }
-            for &n in &self.links[c.id as usize][layer] {
+            let ns = self.neighbours(c.id, layer);
+            for &n in ns {
+                self.prefetch(n);
+            }
+            for &n in ns {
                 if seen(n) {
                     continue;
                 }
@@ -350,12 +425,11 @@ mod tests {
             assert_eq!(r[0].0, i);
             assert!((r[0].1 - 1.0).abs() < 1e-5);
         }
-        for (n, layers) in h.links.iter().enumerate() {
-            for (l, ls) in layers.iter().enumerate() {
+        for n in 0..h.len() as u32 {
+            for l in 0..h.layers(n) {
+                let ls = h.neighbours(n, l);
                 assert!(ls.len() <= h.max_links(l));
-                assert!(ls
-                    .iter()
-                    .all(|&x| h.links[x as usize].len() > l && x as usize != n));
+                assert!(ls.iter().all(|&x| h.layers(x) > l && x != n));
             }
         }
         let none = h.search(&[1.0, 0.0], 5, 16, &|_| false);
