@@ -17,6 +17,19 @@ pub fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
 /// `None` when truncated or longer than 10 bytes / overflowing 64 bits.
 #[inline]
 pub fn get_varint(input: &mut &[u8]) -> Option<u64> {
+    // Fast path, inlined into callers: most lengths in blocks and batches fit in one byte.
+    if let Some((&b, rest)) = input.split_first() {
+        if b < 0x80 {
+            *input = rest;
+            return Some(u64::from(b));
+        }
+    }
+    get_varint_multi(input)
+}
+
+/// The general case of [`get_varint`], kept out of line.
+#[inline(never)]
+fn get_varint_multi(input: &mut &[u8]) -> Option<u64> {
     let mut result: u64 = 0;
     for i in 0..10 {
         let (&b, rest) = input.split_first()?;
