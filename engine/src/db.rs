@@ -244,7 +244,7 @@ impl DbInner {
         let path = table_path(&self.dir, meta.number);
         let f = self
             .fs
-            .open_read(&path)
+            .open_immutable(&path)
             .map_err(|e| kvstore_base::Error::io(format!("open {}", path.display()), e))?;
         TableReader::open(f, meta.number, path, Some(self.cache.clone()))
     }
