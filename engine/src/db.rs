@@ -38,13 +38,16 @@ pub(crate) struct MemGroup {
     /// The WAL segment holding exactly this group's writes.
     pub wal_number: u64,
     pub tables: RwLock<HashMap<u32, Arc<MemTable>>>,
+    /// The group's memtable budget, which sizes each memtable's key filter.
+    pub memtable_bytes: usize,
 }
 
 impl MemGroup {
-    pub fn new(wal_number: u64) -> Self {
+    pub fn new(wal_number: u64, memtable_bytes: usize) -> Self {
         MemGroup {
             wal_number,
             tables: RwLock::new(HashMap::new()),
+            memtable_bytes,
         }
     }
 
@@ -55,7 +58,7 @@ impl MemGroup {
         self.tables
             .write()
             .entry(cf)
-            .or_insert_with(|| Arc::new(MemTable::new()))
+            .or_insert_with(|| Arc::new(MemTable::with_filter(self.memtable_bytes)))
             .clone()
     }
 
@@ -245,7 +248,7 @@ impl DbInner {
         let path = table_path(&self.dir, meta.number);
         let f = self
             .fs
-            .open_read(&path)
+            .open_immutable(&path)
             .map_err(|e| kvstore_base::Error::io(format!("open {}", path.display()), e))?;
         TableReader::open(f, meta.number, path, Some(self.cache.clone()))
     }
@@ -516,7 +519,7 @@ impl Db {
         if let Some(&max) = wals.last() {
             next_file = next_file.max(max + 1);
         }
-        let recovered = Arc::new(MemGroup::new(log_number));
+        let recovered = Arc::new(MemGroup::new(log_number, opts.memtable_size_bytes));
         for (i, &n) in wals.iter().enumerate() {
             let p = filenames::wal_path(&dir, n);
             let newest = i + 1 == wals.len();
@@ -571,7 +574,7 @@ impl Db {
             fs: fs.clone(),
             cache,
             sv: RwLock::new(Arc::new(SuperVersion {
-                mem: Arc::new(MemGroup::new(wal_number)),
+                mem: Arc::new(MemGroup::new(wal_number, opts.memtable_size_bytes)),
                 imm: if recovered.is_empty() {
                     Vec::new()
                 } else {

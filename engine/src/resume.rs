@@ -49,7 +49,7 @@ impl DbInner {
                 imm.push(cur.mem.clone());
                 imm.extend(cur.imm.iter().cloned());
                 *self.sv.write() = Arc::new(SuperVersion {
-                    mem: Arc::new(MemGroup::new(number)),
+                    mem: Arc::new(MemGroup::new(number, self.opts.memtable_size_bytes)),
                     imm,
                     version: cur.version.clone(),
                 });

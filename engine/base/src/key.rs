@@ -28,6 +28,7 @@ pub enum ValueKind {
 
 impl ValueKind {
     /// Decodes a kind byte; `None` for anything not defined.
+    #[inline]
     pub fn from_u8(b: u8) -> Option<Self> {
         match b {
             0 => Some(ValueKind::Delete),

@@ -14,12 +14,16 @@
 //! Modules:
 //! - [`memtable`]: [`MemTable`] itself, insert / get / size accounting.
 //! - [`iterator`]: [`MemTableIterator`], the [`kvstore_base::iter::InternalIterator`] over it.
+//! - [`filter`]: [`KeyFilter`], the optional in-memory bloom filter that lets a lookup skip the
+//!   skiplist search for a key the memtable does not hold.
 //! - `key` (private): the skiplist key and the allocation-free probe used to search it.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod filter;
 pub mod iterator;
 mod key;
 pub mod memtable;
 
+pub use filter::KeyFilter;
 pub use iterator::MemTableIterator;
 pub use memtable::{MemTable, ENTRY_OVERHEAD_BYTES};

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use crossbeam_skiplist::SkipMap;
 use kvstore_base::{SeqNo, ValueKind};
 
+use crate::filter::KeyFilter;
 use crate::iterator::MemTableIterator;
 use crate::key::{KeyBytes, KeyView, MemKey, Probe};
 
@@ -29,6 +30,9 @@ pub struct MemTable {
     /// Sum over entries of key + value + [`ENTRY_OVERHEAD_BYTES`]. Relaxed: it is a flush
     /// heuristic, read after the fact, never used to order memory accesses.
     bytes: AtomicUsize,
+    /// Bloom filter over the user keys inserted, if the memtable was made with one. Bits are
+    /// set before the entry is inserted (ordering argument in [`crate::filter`]).
+    filter: Option<KeyFilter>,
 }
 
 impl Default for MemTable {
@@ -47,10 +51,21 @@ impl std::fmt::Debug for MemTable {
 }
 
 impl MemTable {
+    /// A memtable without a key filter.
     pub fn new() -> Self {
         MemTable {
             map: SkipMap::new(),
             bytes: AtomicUsize::new(0),
+            filter: None,
+        }
+    }
+
+    /// A memtable with a [`KeyFilter`] sized for a budget of `memtable_bytes`, so lookups of
+    /// keys it does not hold skip the skiplist search. Costs `memtable_bytes / 64` of memory.
+    pub fn with_filter(memtable_bytes: usize) -> Self {
+        MemTable {
+            filter: Some(KeyFilter::for_memtable(memtable_bytes)),
+            ..Self::new()
         }
     }
 
@@ -62,6 +77,9 @@ impl MemTable {
             seq,
             kind,
         };
+        if let Some(f) = &self.filter {
+            f.insert(user_key);
+        }
         self.map.insert(key, value.to_vec());
         self.bytes.fetch_add(charge, Ordering::Relaxed);
     }
@@ -70,6 +88,13 @@ impl MemTable {
     /// `ValueKind::Delete` (so the caller stops looking in older sources), `None` when the
     /// memtable holds no visible version.
     pub fn get(&self, user_key: &[u8], snapshot_seq: SeqNo) -> Option<(SeqNo, ValueKind, Vec<u8>)> {
+        if self
+            .filter
+            .as_ref()
+            .is_some_and(|f| !f.may_contain(user_key))
+        {
+            return None;
+        }
         // `Put` is the largest kind, so (key, snapshot, Put) is the smallest internal key with
         // this user key and seq <= snapshot: the first entry at or after it is the answer.
         let probe = Probe {
@@ -131,6 +156,32 @@ mod tests {
         assert_eq!(m.get(b"missing", u64::MAX), None);
         // A key that is a prefix of another must not match it.
         assert_eq!(m.get(b"kb", u64::MAX), None);
+    }
+
+    #[test]
+    fn filtered_memtable_answers_like_an_unfiltered_one() {
+        let plain = MemTable::new();
+        let filtered = MemTable::with_filter(1 << 20);
+        for i in 0..2000u32 {
+            let k = format!("k{:05}", i * 2);
+            let kind = if i % 7 == 0 {
+                ValueKind::Delete
+            } else {
+                ValueKind::Put
+            };
+            for m in [&plain, &filtered] {
+                m.insert(k.as_bytes(), u64::from(i) + 1, kind, b"v");
+            }
+        }
+        for i in 0..4000u32 {
+            let k = format!("k{i:05}");
+            for seq in [0, 500, u64::MAX] {
+                assert_eq!(
+                    plain.get(k.as_bytes(), seq),
+                    filtered.get(k.as_bytes(), seq)
+                );
+            }
+        }
     }
 
     #[test]

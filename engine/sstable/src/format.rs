@@ -10,7 +10,7 @@
 //! than the file size for one block, whatever the bytes say.
 
 use crate::options::Compression;
-use kvstore_base::checksum::xxh3_parts;
+use kvstore_base::checksum::xxh3;
 use kvstore_base::coding::{get_u32, get_u64, get_varint, put_u32, put_u64, put_varint};
 use kvstore_base::fs::RandomAccessFile;
 use kvstore_base::{Error, Result};
@@ -117,8 +117,8 @@ pub fn seal_block(raw: Vec<u8>, compression: Compression, offset: u64) -> Vec<u8
             }
         }
     }
-    let sum = xxh3_parts(&[&stored, &[block_type]]);
     stored.push(block_type);
+    let sum = xxh3(&stored);
     put_u64(&mut stored, sum);
     stored
 }
@@ -132,6 +132,19 @@ pub fn read_block(
     handle: BlockHandle,
     limit: u64,
 ) -> Result<(Vec<u8>, bool)> {
+    read_block_into(file, path, handle, limit, Vec::new())
+}
+
+/// [`read_block`] into `buf`, a spare buffer (e.g. one the block cache recycled from an evicted
+/// block): its allocation is reused, and the bytes it already holds are overwritten by the read
+/// instead of being zeroed first. Only the part past its current length is zero-filled.
+pub fn read_block_into(
+    file: &dyn RandomAccessFile,
+    path: &Path,
+    handle: BlockHandle,
+    limit: u64,
+    mut buf: Vec<u8>,
+) -> Result<(Vec<u8>, bool)> {
     let end = handle.end().filter(|e| *e <= limit).ok_or_else(|| {
         Error::corruption(
             path,
@@ -143,7 +156,7 @@ pub fn read_block(
         )
     })?;
     // Bounded by `limit`, which is at most the file size.
-    let mut buf = vec![0u8; (handle.size as usize) + BLOCK_TRAILER_BYTES];
+    buf.resize((handle.size as usize) + BLOCK_TRAILER_BYTES, 0);
     file.read_exact_at(handle.offset, &mut buf).map_err(|e| {
         Error::io(
             format!("read block at {} of {}", handle.offset, path.display()),
@@ -154,7 +167,9 @@ pub fn read_block(
     let block_type = buf[n];
     let mut t = &buf[n + 1..];
     let expected = get_u64(&mut t).unwrap_or(0);
-    let got = xxh3_parts(&[&buf[..n], &[block_type]]);
+    // The type byte follows the stored bytes, so one pass over `buf[..=n]` is the checksum of
+    // `stored bytes + type` (the same digest as hashing the two parts).
+    let got = xxh3(&buf[..=n]);
     if got != expected {
         return Err(Error::ChecksumMismatch {
             file: path.to_path_buf(),
@@ -205,7 +220,7 @@ impl Footer {
             put_u64(&mut b, h.size);
         }
         put_u32(&mut b, FORMAT_VERSION);
-        let sum = kvstore_base::checksum::xxh3(&b);
+        let sum = xxh3(&b);
         put_u64(&mut b, sum);
         b.extend_from_slice(&MAGIC);
         b
@@ -226,7 +241,7 @@ impl Footer {
         }
         let mut s = &bytes[body..];
         let expected = get_u64(&mut s).unwrap_or(0);
-        let got = kvstore_base::checksum::xxh3(&bytes[..body]);
+        let got = xxh3(&bytes[..body]);
         if got != expected {
             return Err(Error::ChecksumMismatch {
                 file: path.to_path_buf(),

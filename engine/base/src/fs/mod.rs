@@ -1,6 +1,7 @@
 //! The narrow file-system trait all engine I/O goes through.
 //!
-//! Two implementations: [`StdFs`] (the real disk, `pread` for reads, `fdatasync` for syncs) and
+//! Two implementations: [`StdFs`] (the real disk, `pread` for reads — or a read-only memory map
+//! for immutable files —, `fdatasync` for syncs) and
 //! [`FaultFs`] (in memory, models what survives a power cut: only fsynced file contents and only
 //! directory entries made durable by a directory sync; can fail a chosen write or sync).
 //!
@@ -45,6 +46,15 @@ pub trait FileSystem: Send + Sync + std::fmt::Debug {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
     /// Opens `path` for positional reads.
     fn open_read(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>>;
+    /// Opens `path`, a file that will never again be written, truncated or replaced in place
+    /// (an SSTable), for positional reads. An implementation may map it into memory so a read
+    /// costs a copy instead of a system call; the default is [`FileSystem::open_read`].
+    ///
+    /// To ensure correctness, callers must only pass files that nobody modifies while any
+    /// handle to them is open (removing the name is fine: the open handle keeps the data).
+    fn open_immutable(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        self.open_read(path)
+    }
     /// Reads the whole file.
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
         let f = self.open_read(path)?;

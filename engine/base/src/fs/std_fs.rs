@@ -1,4 +1,5 @@
-//! The real file system: `std::fs`, positional reads, `fdatasync`.
+//! The real file system: `std::fs`, positional reads (memory-mapped for immutable files),
+//! `fdatasync`.
 
 use super::{FileSystem, RandomAccessFile, WritableFile};
 use std::fs::{File, OpenOptions};
@@ -51,6 +52,38 @@ impl RandomAccessFile for StdReadable {
     }
 }
 
+/// An immutable file read through a read-only shared memory map: a read is a `memcpy` from the
+/// page cache (a minor page fault the first time a page is touched) instead of a `pread`.
+struct MappedReadable {
+    map: memmap2::Mmap,
+}
+
+impl RandomAccessFile for MappedReadable {
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let src = usize::try_from(offset)
+            .ok()
+            .and_then(|start| self.map.get(start..start.checked_add(buf.len())?));
+        match src {
+            Some(src) => {
+                buf.copy_from_slice(src);
+                Ok(())
+            }
+            None => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "read of {} bytes at {offset} past the end of a {}-byte file",
+                    buf.len(),
+                    self.map.len()
+                ),
+            )),
+        }
+    }
+
+    fn size(&self) -> u64 {
+        self.map.len() as u64
+    }
+}
+
 struct LockGuard(#[allow(dead_code)] File);
 
 impl Drop for LockGuard {
@@ -76,6 +109,21 @@ impl FileSystem for StdFs {
         let f = File::open(path)?;
         let len = f.metadata()?.len();
         Ok(Arc::new(StdReadable { f, len }))
+    }
+
+    fn open_immutable(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        let f = File::open(path)?;
+        if f.metadata()?.len() == 0 {
+            // Nothing to map (and mapping zero bytes fails); reads past the end still fail.
+            return self.open_read(path);
+        }
+        // SAFETY: the mapping is read-only and the caller promises (FileSystem::open_immutable)
+        // that the file is never written or truncated while open — the engine's tables are
+        // written once, fsynced, and afterwards only read and eventually unlinked, which keeps
+        // the mapped pages valid. Modifying the file behind the map would be undefined
+        // behaviour (or SIGBUS on truncation), which is why only immutable files are mapped.
+        let map = unsafe { memmap2::Mmap::map(&f) }?;
+        Ok(Arc::new(MappedReadable { map }))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {

@@ -81,3 +81,31 @@ fn std_fs_roundtrip_and_lock() {
     drop(g);
     assert!(fs.lock(&lock).is_ok());
 }
+
+#[test]
+fn std_fs_immutable_files_read_like_open_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fs = StdFs;
+    let p = tmp.path().join("t.sst");
+    let mut f = fs.create(&p).unwrap();
+    f.append(b"abcdef").unwrap();
+    f.sync().unwrap();
+    drop(f);
+    let r = fs.open_immutable(&p).unwrap();
+    assert_eq!(r.size(), 6);
+    let mut buf = [0u8; 3];
+    r.read_exact_at(2, &mut buf).unwrap();
+    assert_eq!(&buf, b"cde");
+    assert!(r.read_exact_at(4, &mut buf).is_err());
+    assert!(r.read_exact_at(u64::MAX, &mut buf).is_err());
+    // The name may go while the file is open: reads still see the data.
+    fs.remove_file(&p).unwrap();
+    r.read_exact_at(0, &mut buf).unwrap();
+    assert_eq!(&buf, b"abc");
+    // An empty file opens (nothing to map) and every read fails.
+    let e = tmp.path().join("empty");
+    drop(fs.create(&e).unwrap());
+    let r = fs.open_immutable(&e).unwrap();
+    assert_eq!(r.size(), 0);
+    assert!(r.read_exact_at(0, &mut buf).is_err());
+}

@@ -86,6 +86,11 @@ impl Block {
         })
     }
 
+    /// The decoded bytes, for reuse as a read buffer once the block is no longer needed.
+    pub fn into_data(self) -> Vec<u8> {
+        self.data
+    }
+
     /// Where the block was read from.
     pub fn origin(&self) -> &BlockOrigin {
         &self.origin

@@ -9,7 +9,7 @@ use super::properties::Properties;
 use crate::block::{Block, BlockIter, BlockOrigin};
 use crate::cache::BlockCache;
 use crate::filter::BloomFilter;
-use crate::format::{read_block, BlockHandle, Footer, FOOTER_BYTES};
+use crate::format::{read_block, read_block_into, BlockHandle, Footer, FOOTER_BYTES};
 use kvstore_base::fs::RandomAccessFile;
 use kvstore_base::iter::InternalIterator;
 use kvstore_base::key::cmp_internal;
@@ -205,12 +205,14 @@ impl TableReader {
 
     /// The decoded data block at `handle`, from the cache or the file.
     pub(crate) fn read_data_block(&self, handle: BlockHandle) -> Result<Arc<Block>> {
-        if let Some(c) = &self.cache {
-            if let Some(b) = c.get(self.file_number, handle.offset) {
-                return Ok(b);
-            }
-        }
-        let (raw, exact) = read_block(&*self.file, &self.path, handle, self.data_end)?;
+        let buf = match &self.cache {
+            Some(c) => match c.get_or_spare(self.file_number, handle.offset) {
+                Ok(b) => return Ok(b),
+                Err(spare) => spare,
+            },
+            None => Vec::new(),
+        };
+        let (raw, exact) = read_block_into(&*self.file, &self.path, handle, self.data_end, buf)?;
         let origin = BlockOrigin {
             file: self.path.clone(),
             offset: handle.offset,
