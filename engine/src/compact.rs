@@ -133,7 +133,8 @@ impl DbInner {
     }
 
     /// Compacts everything overlapping `[start, end]` level by level down to the last
-    /// non-empty level (at least L1), so shadowed versions and tombstones are dropped.
+    /// non-empty level (at least the level L0 compacts into: L1, or the base level under dynamic
+    /// sizing), so shadowed versions and tombstones are dropped.
     pub(crate) fn compact_range(&self, start: Option<&[u8]>, end: Option<&[u8]>) -> Result<()> {
         let _one = self.compaction_lock.lock();
         let opts = self.picker_options();

@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 
 use kvstore_compaction::{
-    manual_compaction, CompactionStrategy, CompactionTask, FileMeta, LeveledStrategy, LevelsView,
-    PickerOptions,
+    level_targets, manual_compaction, CompactionStrategy, CompactionTask, FileMeta,
+    LeveledStrategy, LevelsView, PickerOptions,
 };
 use proptest::prelude::*;
 
@@ -174,7 +174,12 @@ proptest! {
         if let Some(m) = manual_compaction(&view, manual_level, lo.as_deref(), hi.as_deref(), &opts) {
             check_task(&levels, &busy, &m)?;
             prop_assert_eq!(m.input_level, manual_level);
-            prop_assert_eq!(m.output_level, (manual_level + 1).min(3));
+            if manual_level == 0 {
+                let base = level_targets(&view, &opts).base_level;
+                prop_assert_eq!(m.output_level, base);
+            } else {
+                prop_assert_eq!(m.output_level, (manual_level + 1).min(3));
+            }
         }
     }
 }

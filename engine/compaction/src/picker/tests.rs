@@ -518,3 +518,16 @@ fn dynamic_upper_level_over_its_derived_target_moves_down() {
     assert_eq!(task.input_level, 3);
     assert_eq!(task.output_level, 4);
 }
+
+#[test]
+fn dynamic_manual_l0_compaction_goes_to_the_base_level() {
+    let levels = vec![vec![f(11, "a", "c", MIB)], vec![], vec![], vec![], vec![]];
+    let busy = HashSet::new();
+    let view = LevelsView {
+        levels: &levels,
+        busy: &busy,
+    };
+    let t = manual_compaction(&view, 0, None, None, &dynamic_opts()).unwrap();
+    assert_eq!(t.output_level, 4);
+    assert!(!t.trivial_move, "manual compactions rewrite");
+}
