@@ -4,7 +4,7 @@
 //! `docs/formats/wal.md`):
 //!
 //! ```text
-//! [first_seq u64 LE][count u32 LE] then count × entry
+//! [first_seq varint][count varint] then count × entry
 //! entry = [kind u8: 0 delete, 1 put][cf_id varint][key: varint len + bytes][value: varint len + bytes, puts only]
 //! ```
 //!
@@ -13,11 +13,13 @@
 
 use crate::cf::ColumnFamily;
 use crate::error::{Error, Result};
-use kvstore_base::coding::{get_bytes, get_u32, get_u64, get_varint, put_bytes, put_varint};
+use kvstore_base::coding::{get_bytes, get_varint, put_bytes, put_varint};
 use kvstore_base::{SeqNo, ValueKind};
 
-/// Size of the batch header: first sequence number and count.
-pub(crate) const BATCH_HEADER_BYTES: usize = 12;
+/// Largest encoded batch header: first sequence number (varint u64, up to 10 bytes) and count
+/// (varint u32, up to 5 bytes). Typical headers are 4–5 bytes (log format version 3; version 2
+/// spent a fixed 12).
+pub(crate) const MAX_BATCH_HEADER_BYTES: usize = 15;
 /// Largest key the engine accepts.
 pub const MAX_KEY_BYTES: usize = 64 * 1024;
 /// Largest value the engine accepts.
@@ -26,6 +28,7 @@ pub const MAX_VALUE_BYTES: usize = 256 * 1024 * 1024;
 /// An atomic group of writes. Build it, then hand it to [`crate::Db::write`].
 #[derive(Clone, Debug)]
 pub struct WriteBatch {
+    /// The encoded entries, without the header (stamped by [`WriteBatch::encode`]).
     rep: Vec<u8>,
     count: u32,
 }
@@ -48,7 +51,7 @@ pub struct BatchEntry<'a> {
 impl WriteBatch {
     pub fn new() -> Self {
         WriteBatch {
-            rep: vec![0u8; BATCH_HEADER_BYTES],
+            rep: Vec::new(),
             count: 0,
         }
     }
@@ -92,14 +95,20 @@ impl WriteBatch {
         self.count == 0
     }
 
-    /// Encoded size in bytes (what the WAL record payload will be).
+    /// Encoded size in bytes: the entries plus the largest header, so at least the WAL record
+    /// payload (the header of a real batch is usually 10 bytes shorter).
     pub fn size_bytes(&self) -> usize {
+        self.rep.len() + MAX_BATCH_HEADER_BYTES
+    }
+
+    /// Encoded size of the entries alone (the key and value bytes plus their framing).
+    pub(crate) fn entries_bytes(&self) -> usize {
         self.rep.len()
     }
 
     /// Removes all entries.
     pub fn clear(&mut self) {
-        self.rep.truncate(BATCH_HEADER_BYTES);
+        self.rep.clear();
         self.count = 0;
     }
 
@@ -123,21 +132,24 @@ impl WriteBatch {
         Ok(())
     }
 
-    /// Stamps the batch with its first sequence number and returns the encoded payload.
-    pub(crate) fn encode(&mut self, first_seq: SeqNo) -> &[u8] {
-        self.rep[0..8].copy_from_slice(&first_seq.to_le_bytes());
-        self.rep[8..12].copy_from_slice(&self.count.to_le_bytes());
-        &self.rep
+    /// The WAL record payload of the batch stamped with its first sequence number.
+    pub(crate) fn encode(&self, first_seq: SeqNo) -> Vec<u8> {
+        let mut out = Vec::with_capacity(MAX_BATCH_HEADER_BYTES + self.rep.len());
+        put_varint(&mut out, first_seq);
+        put_varint(&mut out, self.count as u64);
+        out.extend_from_slice(&self.rep);
+        out
     }
 
     /// Decodes a WAL payload back into a batch, returning it with its first sequence number.
     /// Every entry is checked, so a batch that decodes is safe to apply.
     pub fn decode(payload: &[u8]) -> std::result::Result<(SeqNo, WriteBatch), String> {
         let mut cur = payload;
-        let seq = get_u64(&mut cur).ok_or("batch header truncated")?;
-        let count = get_u32(&mut cur).ok_or("batch header truncated")?;
+        let seq = get_varint(&mut cur).ok_or("batch header truncated")?;
+        let count = get_varint(&mut cur).ok_or("batch header truncated")?;
+        let count = u32::try_from(count).map_err(|_| format!("batch count {count} over u32"))?;
         let batch = WriteBatch {
-            rep: payload.to_vec(),
+            rep: cur.to_vec(),
             count,
         };
         let mut n = 0u32;
@@ -158,7 +170,7 @@ impl WriteBatch {
     }
 
     fn iter_unchecked(&self) -> impl Iterator<Item = Result<BatchEntry<'_>>> {
-        let mut cur = &self.rep[BATCH_HEADER_BYTES.min(self.rep.len())..];
+        let mut cur = &self.rep[..];
         let mut failed = false;
         std::iter::from_fn(move || {
             if cur.is_empty() || failed {
@@ -218,11 +230,25 @@ mod tests {
         let mut b = WriteBatch::new();
         b.put(b"a", b"1");
         let mut payload = b.encode(1).to_vec();
-        payload[8] = 2; // claims two entries
+        payload[1] = 2; // seq 1 is one varint byte; the count follows: claims two entries
         assert!(WriteBatch::decode(&payload).is_err());
         assert!(WriteBatch::decode(&[1, 2, 3]).is_err());
         let mut p2 = b.encode(1).to_vec();
         p2.push(9); // unknown kind
         assert!(WriteBatch::decode(&p2).is_err());
+    }
+
+    #[test]
+    fn header_is_varint_encoded() {
+        let mut b = WriteBatch::new();
+        b.put(b"k", b"v");
+        // seq 300 = 2 varint bytes, count 1 = 1 byte, then kind, cf, key, value.
+        let payload = b.encode(300);
+        assert_eq!(payload.len(), 3 + 1 + 1 + 2 + 2);
+        assert_eq!(WriteBatch::decode(&payload).unwrap().0, 300);
+        let big = b.encode(u64::MAX);
+        assert_eq!(big.len(), 10 + 1 + 1 + 1 + 2 + 2);
+        assert_eq!(WriteBatch::decode(&big).unwrap().0, u64::MAX);
+        assert!(b.size_bytes() >= big.len(), "size_bytes bounds any payload");
     }
 }

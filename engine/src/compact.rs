@@ -24,10 +24,14 @@ impl DbInner {
     fn picker_options(&self) -> PickerOptions {
         PickerOptions {
             l0_compaction_trigger: self.opts.l0_compaction_trigger,
-            max_bytes_for_level_base: self.opts.max_bytes_for_level_base,
+            max_bytes_for_level_base: self.opts.max_bytes_for_level_base.unwrap_or(
+                (self.opts.memtable_size_bytes as u64)
+                    .saturating_mul(self.opts.l0_compaction_trigger.max(1) as u64),
+            ),
             level_size_multiplier: self.opts.level_size_multiplier,
             num_levels: self.opts.num_levels,
             target_file_size_bytes: self.opts.target_file_size_bytes,
+            dynamic_level_bytes: self.opts.dynamic_level_bytes,
         }
     }
 
@@ -129,7 +133,8 @@ impl DbInner {
     }
 
     /// Compacts everything overlapping `[start, end]` level by level down to the last
-    /// non-empty level (at least L1), so shadowed versions and tombstones are dropped.
+    /// non-empty level (at least the level L0 compacts into: L1, or the base level under dynamic
+    /// sizing), so shadowed versions and tombstones are dropped.
     pub(crate) fn compact_range(&self, start: Option<&[u8]>, end: Option<&[u8]>) -> Result<()> {
         let _one = self.compaction_lock.lock();
         let opts = self.picker_options();

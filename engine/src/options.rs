@@ -38,15 +38,24 @@ pub struct Options {
     pub l0_slowdown_writes_trigger: usize,
     /// L0 file count at which writers wait for compaction (default 20).
     pub l0_stop_writes_trigger: usize,
-    /// Target size of L1; each deeper level is `level_size_multiplier` times larger
-    /// (default 64 MiB).
-    pub max_bytes_for_level_base: u64,
+    /// Target size of the level L0 compacts into (L1 under static sizing; the base level's
+    /// ceiling under dynamic sizing); each deeper level is `level_size_multiplier` times larger.
+    /// `None` (the default) means `memtable_size_bytes × l0_compaction_trigger`, RocksDB's
+    /// tuning rule of a base level about as large as L0 when it triggers (for 64 MiB memtables
+    /// that is 256 MiB, RocksDB's own default).
+    pub max_bytes_for_level_base: Option<u64>,
     /// Size ratio between adjacent levels (default 10).
     pub level_size_multiplier: u64,
     /// Target size of one compaction output table (default 8 MiB).
     pub target_file_size_bytes: u64,
     /// Number of levels, L0 included (default 7).
     pub num_levels: usize,
+    /// Dynamic level sizing (default true; RocksDB's `level_compaction_dynamic_level_bytes`):
+    /// level targets are derived from the largest level downward and L0 compacts into the
+    /// highest level that needs to exist, so most data sits in the last level and obsolete
+    /// versions stay near `1 / level_size_multiplier` of it. `false` is LevelDB's static
+    /// sizing, L1 at `max_bytes_for_level_base`.
+    pub dynamic_level_bytes: bool,
     /// Background compaction threads (default 1; flushes have their own thread).
     pub compaction_threads: usize,
     /// The file system all I/O goes through (default: the real disk).
@@ -67,10 +76,11 @@ impl Default for Options {
             l0_compaction_trigger: 4,
             l0_slowdown_writes_trigger: 12,
             l0_stop_writes_trigger: 20,
-            max_bytes_for_level_base: 64 << 20,
+            max_bytes_for_level_base: None,
             level_size_multiplier: 10,
             target_file_size_bytes: 8 << 20,
             num_levels: 7,
+            dynamic_level_bytes: true,
             compaction_threads: 1,
             fs: Arc::new(StdFs),
         }

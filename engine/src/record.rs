@@ -27,8 +27,9 @@ use std::path::Path;
 pub const LOG_HEADER_BYTES: usize = 16;
 /// Size of a record header (length + synced offset + checksum).
 pub const RECORD_HEADER_BYTES: usize = 20;
-/// Current version of the log formats. Version 1 (no `synced` field) is refused.
-pub const LOG_FORMAT_VERSION: u32 = 2;
+/// Current version of the log formats. Version 1 (no `synced` field) and version 2 (WAL batch
+/// header as fixed u64 + u32 instead of two varints) are refused.
+pub const LOG_FORMAT_VERSION: u32 = 3;
 
 /// Builds a log file header.
 pub fn encode_header(magic: &[u8; 8]) -> [u8; LOG_HEADER_BYTES] {

@@ -204,12 +204,12 @@ impl DbInner {
         let mut user_bytes = 0u64;
         let synced = w.wal.synced();
         for r in group {
-            let Some(mut b) = r.batch.lock().take() else {
+            let Some(b) = r.batch.lock().take() else {
                 continue;
             };
             let payload = b.encode(seq);
-            user_bytes += (payload.len() - crate::batch::BATCH_HEADER_BYTES) as u64;
-            encode_record(&mut framed, payload, synced);
+            user_bytes += b.entries_bytes() as u64;
+            encode_record(&mut framed, &payload, synced);
             let n = b.len() as u64;
             batches.push((seq, b));
             seq += n;

@@ -16,7 +16,7 @@ pub fn small_options() -> Options {
         l0_compaction_trigger: 2,
         l0_slowdown_writes_trigger: 6,
         l0_stop_writes_trigger: 10,
-        max_bytes_for_level_base: 16 * 1024,
+        max_bytes_for_level_base: Some(16 * 1024),
         level_size_multiplier: 4,
         target_file_size_bytes: 4 * 1024,
         num_levels: 4,

@@ -15,7 +15,7 @@ fn data_twenty_times_the_memory_budget() {
         memtable_size_bytes: memtable,
         max_immutable_memtables: 2,
         block_cache_bytes: cache,
-        max_bytes_for_level_base: 1024 * 1024,
+        max_bytes_for_level_base: Some(1024 * 1024),
         target_file_size_bytes: 512 * 1024,
         ..Options::default()
     };

@@ -22,7 +22,7 @@ fn overwrites_keep_disk_usage_under_twice_the_live_data() {
     let opts = Options {
         sync: false,
         memtable_size_bytes: 128 * 1024,
-        max_bytes_for_level_base: 1024 * 1024,
+        max_bytes_for_level_base: Some(1024 * 1024),
         target_file_size_bytes: 256 * 1024,
         ..Options::default()
     };

@@ -1,6 +1,6 @@
 //! Log images (WAL segments and manifests) built from payloads, with correct checksums.
 //!
-//! Layout (`docs/formats/wal.md`): a 16-byte header `[magic 8][version u32 = 2][reserved u32]`,
+//! Layout (`docs/formats/wal.md`): a 16-byte header `[magic 8][version u32 = 3][reserved u32]`,
 //! then records `[len u32][synced u64][xxh3(len ‖ synced ‖ payload) u64][payload]`, all
 //! little-endian. The images here claim each record was fsynced before the next.
 
@@ -14,12 +14,14 @@ pub const MANIFEST_MAGIC: &[u8; 8] = b"KVSTMANI";
 pub const LOG_HEADER_BYTES: usize = 16;
 /// Size of a record header.
 pub const RECORD_HEADER_BYTES: usize = 20;
+/// Log format version written in the header (3: varint write-batch header).
+pub const LOG_FORMAT_VERSION: u32 = 3;
 
 /// A log image holding `payloads` as records, each with a correct checksum.
 pub fn frame_log(magic: &[u8; 8], payloads: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::with_capacity(LOG_HEADER_BYTES);
     out.extend_from_slice(magic);
-    out.extend_from_slice(&2u32.to_le_bytes());
+    out.extend_from_slice(&LOG_FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
     for p in payloads {
         let len = (p.len() as u32).to_le_bytes();

@@ -100,11 +100,13 @@ impl BenchEngine for KvStore {
     fn notes(&self) -> String {
         let s = self.db.stats();
         format!(
-            "levels {:?}; written MB: WAL {} flush {} compaction {}; stalls {} ({} ms); WAL fsyncs {} (mean {} us); block cache hits {} misses {}",
+            "levels {:?}; written MB: WAL {} flush {} ({} flushes) compaction {} ({} tasks); stalls {} ({} ms); WAL fsyncs {} (mean {} us); block cache hits {} misses {}",
             s.levels.iter().map(|l| l.files).collect::<Vec<_>>(),
             s.wal_bytes_written >> 20,
             s.flush_bytes_written >> 20,
+            s.flushes,
             s.compaction_bytes_written >> 20,
+            s.compactions,
             s.write_stalls,
             s.stall_micros / 1000,
             s.wal_syncs,

@@ -28,7 +28,7 @@ pub mod stall;
 
 pub use iterators::{CompactionIterator, MergingIterator};
 pub use picker::{
-    level_target_bytes, manual_compaction, CompactionStrategy, CompactionTask, FileMeta,
-    LeveledStrategy, LevelsView, PickerOptions,
+    level_target_bytes, level_targets, manual_compaction, CompactionStrategy, CompactionTask,
+    FileMeta, LevelTargets, LeveledStrategy, LevelsView, PickerOptions,
 };
 pub use stall::{write_stall, StallDecision, StallOptions};

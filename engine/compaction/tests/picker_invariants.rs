@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 
 use kvstore_compaction::{
-    manual_compaction, CompactionStrategy, CompactionTask, FileMeta, LeveledStrategy, LevelsView,
-    PickerOptions,
+    level_targets, manual_compaction, CompactionStrategy, CompactionTask, FileMeta,
+    LeveledStrategy, LevelsView, PickerOptions,
 };
 use proptest::prelude::*;
 
@@ -20,8 +20,9 @@ fn meta(number: u64, lo: u8, hi: u8, size: u64) -> FileMeta {
     }
 }
 
-fn opts() -> PickerOptions {
+fn opts(dynamic_level_bytes: bool) -> PickerOptions {
     PickerOptions {
+        dynamic_level_bytes,
         l0_compaction_trigger: 2,
         max_bytes_for_level_base: 100,
         level_size_multiplier: 3,
@@ -74,6 +75,11 @@ fn check_task(
     t: &CompactionTask,
 ) -> Result<(), TestCaseError> {
     prop_assert!(!t.inputs.is_empty());
+    // Skipping levels (L0 into a deeper base level) is sound only over empty levels: newer
+    // data must stay in lower-numbered levels.
+    for skipped in levels.iter().take(t.output_level).skip(t.input_level + 1) {
+        prop_assert!(skipped.is_empty(), "task skips a non-empty level: {:?}", t);
+    }
     prop_assert!(
         t.all_files().all(|f| !busy.contains(&f.number)),
         "busy file consumed"
@@ -140,8 +146,9 @@ proptest! {
         busy_bits in prop::collection::vec(any::<bool>(), 40),
         manual_level in 0usize..4,
         manual_bounds in (prop::option::of(0u8..70), prop::option::of(0u8..70)),
+        dynamic in any::<bool>(),
     ) {
-        let opts = opts();
+        let opts = opts(dynamic);
         let busy: HashSet<u64> = (1..=40u64).filter(|n| busy_bits[*n as usize - 1] && *n % 3 == 0).collect();
         let view = LevelsView { levels: &levels, busy: &busy };
         let first = LeveledStrategy.pick(&view, &opts);
@@ -167,7 +174,12 @@ proptest! {
         if let Some(m) = manual_compaction(&view, manual_level, lo.as_deref(), hi.as_deref(), &opts) {
             check_task(&levels, &busy, &m)?;
             prop_assert_eq!(m.input_level, manual_level);
-            prop_assert_eq!(m.output_level, (manual_level + 1).min(3));
+            if manual_level == 0 {
+                let base = level_targets(&view, &opts).base_level;
+                prop_assert_eq!(m.output_level, base);
+            } else {
+                prop_assert_eq!(m.output_level, (manual_level + 1).min(3));
+            }
         }
     }
 }

@@ -4,13 +4,13 @@
 //! it picks to completion (one at a time, so nothing is ever busy), and prints the level shape
 //! and the write amplification: (bytes flushed + bytes written by compactions) / bytes flushed.
 //!
-//! Usage: `compaction_sim [flushes=200] [keys_per_flush=1000] [key_space=100000]`.
+//! Usage: `compaction_sim [flushes=200] [keys_per_flush=1000] [key_space=100000] [dynamic=1]`.
 //! Each entry counts as `ENTRY_BYTES`; options are scaled so L1's target is four flushes.
 
 use std::collections::{BTreeSet, HashSet};
 
 use kvstore_compaction::{
-    level_target_bytes, CompactionStrategy, CompactionTask, FileMeta, LeveledStrategy, LevelsView,
+    level_targets, CompactionStrategy, CompactionTask, FileMeta, LeveledStrategy, LevelsView,
     PickerOptions,
 };
 
@@ -111,12 +111,22 @@ impl Sim {
 
     fn print(&self, opts: &PickerOptions, title: &str) {
         println!("-- {title}");
+        let metas = self.metas();
+        let busy = HashSet::new();
+        let targets = level_targets(
+            &LevelsView {
+                levels: &metas,
+                busy: &busy,
+            },
+            opts,
+        );
+        println!("base level L{}", targets.base_level);
         for (i, l) in self.levels.iter().enumerate() {
             let bytes: u64 = l.iter().map(|f| f.meta.size).sum();
-            let target = if i == 0 {
-                "-".to_string()
-            } else {
-                level_target_bytes(i, opts).to_string()
+            let target = match targets.of(i) {
+                _ if i == 0 => "-".to_string(),
+                u64::MAX => "none".to_string(),
+                t => t.to_string(),
             };
             println!(
                 "L{i}: {:4} files {:>12} bytes (target {target})",
@@ -151,6 +161,8 @@ fn main() {
         level_size_multiplier: 10,
         num_levels: 7,
         target_file_size_bytes: flush_bytes,
+        // Fourth argument 0 studies static (LevelDB) sizing.
+        dynamic_level_bytes: arg(4, 1) != 0,
     };
     let mut sim = Sim {
         levels: (0..opts.num_levels).map(|_| Vec::new()).collect(),

@@ -3,12 +3,14 @@
 //! Scores (files and bytes held by running compactions are not counted, so a level whose excess
 //! is already being worked off does not win again):
 //! - L0: non-busy files / `l0_compaction_trigger` (L0 reads cost one probe per file);
-//! - Ln (1 <= n < last): non-busy bytes / [`level_target_bytes`].
+//! - Ln (1 <= n < last): non-busy bytes / its target from [`level_targets`] (static, or
+//!   derived from the largest level under dynamic level sizing).
 //!
 //! The highest score `>= 1` is tried first; if no task can be built there (busy files in the
 //! way), the next one is tried. Within a level:
-//! - L0 -> L1 takes the oldest non-busy L0 file, grown to every L0 file it overlaps
-//!   transitively, plus the overlapping L1 files;
+//! - L0 -> base level (L1 under static sizing; see [`level_targets`]) takes the oldest non-busy
+//!   L0 file, grown to every L0 file it overlaps
+//!   transitively, plus the overlapping base-level files;
 //! - Ln -> Ln+1 takes the one file whose overlap with Ln+1 is smallest relative to its own size
 //!   (least rewrite per byte moved down; RocksDB's "min overlapping ratio"), ties broken by the
 //!   oldest data, then by key.
@@ -18,9 +20,8 @@
 use std::cmp::Ordering;
 
 use super::overlap::{build_task, l0_closure, sorted_overlapping, KeyRange};
-use super::{
-    level_target_bytes, CompactionStrategy, CompactionTask, FileMeta, LevelsView, PickerOptions,
-};
+use super::sizing::level_targets;
+use super::{CompactionStrategy, CompactionTask, FileMeta, LevelsView, PickerOptions};
 
 /// Leveled compaction. Stateless: every decision comes from the view.
 #[derive(Clone, Copy, Debug, Default)]
@@ -30,6 +31,7 @@ impl LeveledStrategy {
     /// The score of every level that can be an input (`0..num_levels - 1`), by level.
     pub fn scores(view: &LevelsView, opts: &PickerOptions) -> Vec<f64> {
         let last = opts.num_levels.max(1) - 1;
+        let targets = level_targets(view, opts);
         (0..last)
             .map(|level| {
                 let live = view
@@ -40,21 +42,22 @@ impl LeveledStrategy {
                     live.count() as f64 / opts.l0_compaction_trigger.max(1) as f64
                 } else {
                     let bytes: u64 = live.map(|f| f.size).sum();
-                    bytes as f64 / level_target_bytes(level, opts) as f64
+                    bytes as f64 / targets.of(level) as f64
                 }
             })
             .collect()
     }
 
-    fn pick_l0(view: &LevelsView, score: f64) -> Option<CompactionTask> {
+    fn pick_l0(view: &LevelsView, opts: &PickerOptions, score: f64) -> Option<CompactionTask> {
         let l0 = view.level(0);
+        let base = level_targets(view, opts).base_level;
         // Oldest first: L0 drains in the order it filled.
         l0.iter()
             .rev()
             .filter(|f| !view.busy.contains(&f.number))
             .find_map(|seed| {
                 let (inputs, _) = l0_closure(l0, KeyRange::of(seed));
-                build_task(view, 0, inputs, 1, score, true)
+                build_task(view, 0, inputs, base, score, true)
             })
     }
 
@@ -99,7 +102,7 @@ impl CompactionStrategy for LeveledStrategy {
         ranked.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(Ordering::Equal));
         ranked.into_iter().find_map(|(level, score)| {
             if level == 0 {
-                Self::pick_l0(view, score)
+                Self::pick_l0(view, opts, score)
             } else {
                 Self::pick_level(view, level, score)
             }

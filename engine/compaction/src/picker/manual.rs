@@ -1,11 +1,14 @@
 //! [`manual_compaction`]: the task behind `compact_range`.
 
 use super::overlap::{build_task, l0_closure, overlaps, KeyRange};
+use super::sizing::level_targets;
 use super::{CompactionTask, LevelsView, PickerOptions};
 
 /// The task compacting every file of `level` that overlaps `[start, end]` (inclusive; `None` is
 /// unbounded) into `level + 1`. For L0 the selection grows to its transitive overlap closure
-/// (see `l0_closure`). For the last level the files are rewritten in place
+/// (see `l0_closure`), and goes to the base level under dynamic sizing, as automatic L0
+/// compactions do (otherwise an early `compact_range` would pin data in L1 and with it the base
+/// level, which never sits below the first non-empty level). For the last level the files are rewritten in place
 /// (`output_level == level`, always bottommost) so tombstones can be purged.
 ///
 /// Never a trivial move: callers use `compact_range` to rewrite data (drop tombstones and
@@ -34,6 +37,12 @@ pub fn manual_compaction(
         let seed = KeyRange::covering(&inputs)?;
         inputs = l0_closure(files, seed).0;
     }
-    let output_level = if level == last { level } else { level + 1 };
+    let output_level = if level == last {
+        level
+    } else if level == 0 {
+        level_targets(view, opts).base_level
+    } else {
+        level + 1
+    };
     build_task(view, level, inputs, output_level, 0.0, false)
 }

@@ -12,6 +12,7 @@
 mod leveled;
 mod manual;
 mod overlap;
+mod sizing;
 #[cfg(test)]
 mod tests;
 
@@ -21,6 +22,7 @@ use kvstore_base::SeqNo;
 
 pub use leveled::LeveledStrategy;
 pub use manual::manual_compaction;
+pub use sizing::{level_targets, LevelTargets};
 
 /// What the picker knows of one table file.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,7 +46,8 @@ pub struct FileMeta {
 pub struct PickerOptions {
     /// Number of L0 files that makes L0's score 1.
     pub l0_compaction_trigger: usize,
-    /// Target size of L1 in bytes.
+    /// Target size of L1 in bytes (static sizing), or the most the base level L0 compacts
+    /// into may be targeted at (dynamic sizing).
     pub max_bytes_for_level_base: u64,
     /// Each level below L1 targets this many times the size of the one above.
     pub level_size_multiplier: u64,
@@ -52,6 +55,9 @@ pub struct PickerOptions {
     pub num_levels: usize,
     /// Size at which the engine cuts compaction output files.
     pub target_file_size_bytes: u64,
+    /// Size levels from the largest one down and compact L0 into the base level (RocksDB's
+    /// `level_compaction_dynamic_level_bytes`); see [`level_targets`].
+    pub dynamic_level_bytes: bool,
 }
 
 impl Default for PickerOptions {
@@ -62,6 +68,7 @@ impl Default for PickerOptions {
             level_size_multiplier: 10,
             num_levels: 7,
             target_file_size_bytes: 8 << 20,
+            dynamic_level_bytes: true,
         }
     }
 }
@@ -98,8 +105,9 @@ pub struct CompactionTask {
     pub input_level: usize,
     /// Files read from `input_level`; for L0, newest first.
     pub inputs: Vec<FileMeta>,
-    /// Level the outputs go to: `input_level + 1`, or `input_level` for a manual compaction of
-    /// the last level (rewriting it in place to purge tombstones).
+    /// Level the outputs go to: `input_level + 1`; for L0 under dynamic sizing the base level
+    /// (every level in between is empty); or `input_level` for a manual compaction of the last
+    /// level (rewriting it in place to purge tombstones).
     pub output_level: usize,
     /// Files of `output_level` overlapping the inputs' key range, sorted by key (empty when
     /// `output_level == input_level`).

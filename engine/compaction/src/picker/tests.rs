@@ -24,7 +24,28 @@ fn opts() -> PickerOptions {
         level_size_multiplier: 10,
         num_levels: 4,
         target_file_size_bytes: 8 * MIB,
+        // Most tests pin the static (LevelDB) shape; dynamic sizing has its own tests below.
+        dynamic_level_bytes: false,
     }
+}
+
+fn dynamic_opts() -> PickerOptions {
+    PickerOptions {
+        dynamic_level_bytes: true,
+        num_levels: 5,
+        ..opts()
+    }
+}
+
+fn targets(levels: &[Vec<FileMeta>], o: &PickerOptions) -> LevelTargets {
+    let busy = HashSet::new();
+    level_targets(
+        &LevelsView {
+            levels,
+            busy: &busy,
+        },
+        o,
+    )
 }
 
 fn pick(levels: &[Vec<FileMeta>], busy: &[u64]) -> Option<CompactionTask> {
@@ -390,4 +411,123 @@ fn task_reports_its_input_bytes() {
     let t = manual(&levels, &[], 1, None, None).unwrap();
     assert_eq!(t.input_bytes(), 12);
     assert_eq!(t.all_files().count(), 2);
+}
+
+#[test]
+fn static_targets_match_level_target_bytes_and_base_is_l1() {
+    let t = targets(&[], &opts());
+    assert_eq!(t.base_level, 1);
+    assert_eq!(t.of(1), 64 * MIB);
+    assert_eq!(t.of(3), 6400 * MIB);
+}
+
+#[test]
+fn dynamic_empty_tree_compacts_l0_into_the_last_level() {
+    let t = targets(&[vec![f(10, "a", "z", MIB)]], &dynamic_opts());
+    assert_eq!(t.base_level, 4);
+}
+
+#[test]
+fn dynamic_base_stays_last_while_the_last_level_fits_the_base_target() {
+    // 50 MiB in the last level is below max_bytes_for_level_base (64 MiB): one level is enough.
+    let levels = vec![
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![f(1, "a", "z", 50 * MIB)],
+    ];
+    let t = targets(&levels, &dynamic_opts());
+    assert_eq!(t.base_level, 4);
+}
+
+#[test]
+fn dynamic_targets_derive_from_the_last_level_and_move_the_base_up() {
+    // 3200 MiB in L4: L3 would hold 320 MiB (over 64 MiB), L2 32 MiB (fits): base L2.
+    let levels = vec![
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![f(1, "a", "z", 3200 * MIB)],
+    ];
+    let t = targets(&levels, &dynamic_opts());
+    assert_eq!(t.base_level, 2);
+    assert_eq!(t.of(1), u64::MAX, "above the base level nothing is sized");
+    assert_eq!(t.of(2), 64 * MIB, "never below max_bytes_for_level_base");
+    assert_eq!(t.of(3), 320 * MIB);
+    assert_eq!(t.of(4), 3200 * MIB);
+}
+
+#[test]
+fn dynamic_base_is_never_below_the_first_non_empty_level() {
+    // Data left in L1 (e.g. by static sizing before): L0 must not skip over it.
+    let levels = vec![vec![], vec![f(1, "a", "z", MIB)], vec![], vec![], vec![]];
+    let t = targets(&levels, &dynamic_opts());
+    assert_eq!(t.base_level, 1);
+}
+
+#[test]
+fn dynamic_l0_compaction_goes_to_the_base_level_and_is_bottommost() {
+    let levels = vec![
+        vec![
+            f(14, "a", "c", MIB),
+            f(13, "b", "d", MIB),
+            f(12, "a", "d", MIB),
+            f(11, "c", "e", MIB),
+        ],
+        vec![],
+        vec![],
+        vec![],
+        vec![f(1, "a", "b", 10 * MIB), f(2, "x", "z", 10 * MIB)],
+    ];
+    let busy = HashSet::new();
+    let view = LevelsView {
+        levels: &levels,
+        busy: &busy,
+    };
+    let t = LeveledStrategy.pick(&view, &dynamic_opts()).unwrap();
+    assert_eq!(t.input_level, 0);
+    assert_eq!(t.output_level, 4, "straight into the last level");
+    assert_eq!(numbers(&t.overlapping), vec![1]);
+    assert!(
+        t.bottommost,
+        "nothing below the last level: tombstones can go"
+    );
+}
+
+#[test]
+fn dynamic_upper_level_over_its_derived_target_moves_down() {
+    // L3's target is 3200 MiB / 10 = 320 MiB; it holds 400 MiB, so it compacts into L4.
+    let levels = vec![
+        vec![],
+        vec![],
+        vec![],
+        vec![f(5, "a", "m", 200 * MIB), f(6, "n", "z", 200 * MIB)],
+        vec![f(1, "a", "z", 3200 * MIB)],
+    ];
+    let o = dynamic_opts();
+    let t = targets(&levels, &o);
+    assert_eq!(t.base_level, 2);
+    let busy = HashSet::new();
+    let view = LevelsView {
+        levels: &levels,
+        busy: &busy,
+    };
+    let task = LeveledStrategy.pick(&view, &o).unwrap();
+    assert_eq!(task.input_level, 3);
+    assert_eq!(task.output_level, 4);
+}
+
+#[test]
+fn dynamic_manual_l0_compaction_goes_to_the_base_level() {
+    let levels = vec![vec![f(11, "a", "c", MIB)], vec![], vec![], vec![], vec![]];
+    let busy = HashSet::new();
+    let view = LevelsView {
+        levels: &levels,
+        busy: &busy,
+    };
+    let t = manual_compaction(&view, 0, None, None, &dynamic_opts()).unwrap();
+    assert_eq!(t.output_level, 4);
+    assert!(!t.trivial_move, "manual compactions rewrite");
 }
