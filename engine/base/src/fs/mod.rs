@@ -12,9 +12,11 @@
 //! - `rename` atomically replaces the target name.
 
 mod fault;
+mod shared;
 mod std_fs;
 
 pub use fault::{FaultFs, FaultKind};
+pub use shared::SharedBytes;
 pub use std_fs::StdFs;
 
 use std::io;
@@ -38,6 +40,13 @@ pub trait RandomAccessFile: Send + Sync {
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
     /// The file's length when opened.
     fn size(&self) -> u64;
+    /// Bytes `[offset, offset + len)` without copying them, when the file is memory-mapped;
+    /// `None` when it is not (then use [`RandomAccessFile::read_exact_at`]) or the range is
+    /// past the end.
+    fn read_shared(&self, offset: u64, len: usize) -> Option<SharedBytes> {
+        let _ = (offset, len);
+        None
+    }
 }
 
 /// The operations the engine needs from a file system.
