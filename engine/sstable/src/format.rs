@@ -9,6 +9,7 @@
 //! at most the offset of the block's end in the file. A reader therefore never allocates more
 //! than the file size for one block, whatever the bytes say.
 
+use crate::block::BlockBytes;
 use crate::options::Compression;
 use kvstore_base::checksum::xxh3;
 use kvstore_base::coding::{get_u32, get_u64, get_varint, put_u32, put_u64, put_varint};
@@ -145,16 +146,7 @@ pub fn read_block_into(
     limit: u64,
     mut buf: Vec<u8>,
 ) -> Result<(Vec<u8>, bool)> {
-    let end = handle.end().filter(|e| *e <= limit).ok_or_else(|| {
-        Error::corruption(
-            path,
-            handle.offset,
-            format!(
-                "block handle (offset {}, size {}) reaches past {limit}",
-                handle.offset, handle.size
-            ),
-        )
-    })?;
+    let end = checked_end(path, handle, limit)?;
     // Bounded by `limit`, which is at most the file size.
     buf.resize((handle.size as usize) + BLOCK_TRAILER_BYTES, 0);
     file.read_exact_at(handle.offset, &mut buf).map_err(|e| {
@@ -163,6 +155,58 @@ pub fn read_block_into(
             e,
         )
     })?;
+    let n = handle.size as usize;
+    match verify_trailer(path, handle, &buf)? {
+        TYPE_RAW => {
+            buf.truncate(n);
+            Ok((buf, true))
+        }
+        _ => Ok((decompress(path, handle, end, &buf[..n])?, false)),
+    }
+}
+
+/// [`read_block`] without a copy when `file` is memory-mapped: the checksum is verified in
+/// place and an uncompressed block is returned as a slice of the map (a compressed one is
+/// decompressed from it). `Ok(None)` when the file is not mapped; use [`read_block_into`].
+pub fn read_block_shared(
+    file: &dyn RandomAccessFile,
+    path: &Path,
+    handle: BlockHandle,
+    limit: u64,
+) -> Result<Option<BlockBytes>> {
+    let end = checked_end(path, handle, limit)?;
+    let n = handle.size as usize;
+    let Some(stored) = file.read_shared(handle.offset, n + BLOCK_TRAILER_BYTES) else {
+        return Ok(None);
+    };
+    match verify_trailer(path, handle, &stored)? {
+        TYPE_RAW => Ok(Some(BlockBytes::Mapped(stored.truncated(n)))),
+        _ => Ok(Some(BlockBytes::Owned(decompress(
+            path,
+            handle,
+            end,
+            &stored[..n],
+        )?))),
+    }
+}
+
+/// The end of the block's trailer, which must not pass `limit`.
+fn checked_end(path: &Path, handle: BlockHandle, limit: u64) -> Result<u64> {
+    handle.end().filter(|e| *e <= limit).ok_or_else(|| {
+        Error::corruption(
+            path,
+            handle.offset,
+            format!(
+                "block handle (offset {}, size {}) reaches past {limit}",
+                handle.offset, handle.size
+            ),
+        )
+    })
+}
+
+/// Checks the checksum of `buf` (stored bytes + trailer, `handle.size + 9` bytes) and returns
+/// the block type, which is a known one.
+fn verify_trailer(path: &Path, handle: BlockHandle, buf: &[u8]) -> Result<u8> {
     let n = handle.size as usize;
     let block_type = buf[n];
     let mut t = &buf[n + 1..];
@@ -178,28 +222,29 @@ pub fn read_block_into(
             got,
         });
     }
-    buf.truncate(n);
     match block_type {
-        TYPE_RAW => Ok((buf, true)),
-        TYPE_ZSTD => {
-            let bad = |d: String| Error::corruption(path, handle.offset, d);
-            let mut s = &buf[..];
-            let len = get_varint(&mut s).ok_or_else(|| bad("bad decoded length".into()))?;
-            if len > end {
-                return Err(bad(format!("decoded length {len} exceeds block end {end}")));
-            }
-            let out = zstd_decompress(s, len as usize).map_err(|e| bad(format!("zstd: {e}")))?;
-            if out.len() as u64 != len {
-                return Err(bad(format!("decoded {} bytes, expected {len}", out.len())));
-            }
-            Ok((out, false))
-        }
+        TYPE_RAW | TYPE_ZSTD => Ok(block_type),
         other => Err(Error::corruption(
             path,
             handle.offset + n as u64,
             format!("unknown block type {other}"),
         )),
     }
+}
+
+/// Decodes zstd-stored bytes `varint(decoded length) | frame` of a block ending at `end`.
+fn decompress(path: &Path, handle: BlockHandle, end: u64, stored: &[u8]) -> Result<Vec<u8>> {
+    let bad = |d: String| Error::corruption(path, handle.offset, d);
+    let mut s = stored;
+    let len = get_varint(&mut s).ok_or_else(|| bad("bad decoded length".into()))?;
+    if len > end {
+        return Err(bad(format!("decoded length {len} exceeds block end {end}")));
+    }
+    let out = zstd_decompress(s, len as usize).map_err(|e| bad(format!("zstd: {e}")))?;
+    if out.len() as u64 != len {
+        return Err(bad(format!("decoded {} bytes, expected {len}", out.len())));
+    }
+    Ok(out)
 }
 
 /// The fixed-size tail of a table: where the metadata blocks are.

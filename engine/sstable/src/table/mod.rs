@@ -12,11 +12,13 @@
 //! the metadata blocks follow the data blocks; every block is checksummed.
 
 mod builder;
+mod index;
 mod iterator;
 mod properties;
 mod reader;
 
 pub use builder::{TableBuilder, TableMeta};
+pub use index::TableIndex;
 pub use iterator::TableIterator;
 pub use properties::Properties;
 pub use reader::TableReader;

@@ -1,15 +1,18 @@
 //! Opens a table and serves point lookups from it.
 //!
 //! `open` reads and verifies the footer, then the index, filter and properties blocks, which
-//! stay in memory for the reader's life; data blocks are read on demand through the shared
+//! stay in memory for the reader's life (the index decoded into a [`TableIndex`]); data blocks are read on demand through the shared
 //! [`BlockCache`]. A `TableReader` is immutable after `open` and shared (`Arc`) between threads.
 
+use super::index::TableIndex;
 use super::iterator::TableIterator;
 use super::properties::Properties;
-use crate::block::{Block, BlockIter, BlockOrigin};
+use crate::block::{Block, BlockBytes, BlockIter, BlockOrigin};
 use crate::cache::BlockCache;
-use crate::filter::BloomFilter;
-use crate::format::{read_block, read_block_into, BlockHandle, Footer, FOOTER_BYTES};
+use crate::filter::{bloom_hash, BloomFilter};
+use crate::format::{
+    read_block, read_block_into, read_block_shared, BlockHandle, Footer, FOOTER_BYTES,
+};
 use kvstore_base::fs::RandomAccessFile;
 use kvstore_base::iter::InternalIterator;
 use kvstore_base::key::cmp_internal;
@@ -25,11 +28,13 @@ pub struct TableReader {
     file_size: u64,
     /// Data blocks lie in `[0, data_end)`; the metadata blocks start at `data_end`.
     data_end: u64,
-    /// The index block: one entry per data block, last internal key → handle.
-    index: Arc<Block>,
+    /// The index block, decoded: one entry per data block, last internal key → handle.
+    index: TableIndex,
     filter: Option<BloomFilter>,
     props: Properties,
     cache: Option<Arc<BlockCache>>,
+    /// The file is memory-mapped: data blocks are borrowed from the map, not read into buffers.
+    mapped: bool,
 }
 
 impl std::fmt::Debug for TableReader {
@@ -87,9 +92,8 @@ impl TableReader {
             offset: footer.index.offset,
             exact: index_exact,
         };
-        let index = Arc::new(Block::decode(index_raw, origin)?);
+        let index = TableIndex::decode(Arc::new(Block::decode(index_raw, origin)?))?;
         Ok(Arc::new(TableReader {
-            file,
             file_number,
             path,
             file_size,
@@ -98,6 +102,8 @@ impl TableReader {
             filter,
             props,
             cache,
+            mapped: file.read_shared(0, 0).is_some(),
+            file,
         }))
     }
 
@@ -108,15 +114,24 @@ impl TableReader {
         user_key: &[u8],
         snapshot_seq: SeqNo,
     ) -> Result<Option<(SeqNo, ValueKind, Vec<u8>)>> {
-        if !self.may_contain(user_key) {
+        self.get_hashed(user_key, bloom_hash(user_key), snapshot_seq)
+    }
+
+    /// [`TableReader::get`] with the key's [`bloom_hash`] already computed, so a lookup that
+    /// probes one table per level hashes the key once.
+    pub fn get_hashed(
+        &self,
+        user_key: &[u8],
+        hash: u64,
+        snapshot_seq: SeqNo,
+    ) -> Result<Option<(SeqNo, ValueKind, Vec<u8>)>> {
+        if !self.may_contain_hashed(user_key, hash) {
             return Ok(None);
         }
-        let mut index = BlockIter::new(self.index.clone());
-        index.seek(user_key, snapshot_seq)?;
-        if !index.valid() {
+        let i = self.index.seek(user_key, snapshot_seq);
+        let Some(handle) = self.index.handle(i) else {
             return Ok(None);
-        }
-        let handle = self.decode_handle(&index)?;
+        };
         let mut it = BlockIter::new(self.read_data_block(handle)?);
         it.seek(user_key, snapshot_seq)?;
         if !it.valid() {
@@ -127,7 +142,12 @@ impl TableReader {
                 "data block ends before the key its index entry names",
             ));
         }
-        let ord = cmp_internal(it.user_key(), it.seq(), index.user_key(), index.seq());
+        let ord = cmp_internal(
+            it.user_key(),
+            it.seq(),
+            self.index.user_key(i),
+            self.index.seq(i),
+        );
         if ord == std::cmp::Ordering::Greater {
             return Err(Error::corruption(
                 &*self.path,
@@ -144,12 +164,19 @@ impl TableReader {
     /// False only if the table certainly holds no entry for `user_key` (bloom filter and key
     /// range); true when there is no filter.
     pub fn may_contain(&self, user_key: &[u8]) -> bool {
+        self.may_contain_hashed(user_key, bloom_hash(user_key))
+    }
+
+    /// [`TableReader::may_contain`] with the key's [`bloom_hash`] already computed.
+    pub fn may_contain_hashed(&self, user_key: &[u8], hash: u64) -> bool {
         if user_key < self.props.smallest.user_key.as_slice()
             || user_key > self.props.largest.user_key.as_slice()
         {
             return false;
         }
-        self.filter.as_ref().is_none_or(|f| f.may_contain(user_key))
+        self.filter
+            .as_ref()
+            .is_none_or(|f| f.may_contain_hash(hash))
     }
 
     /// A cursor over the whole table, unpositioned until a seek.
@@ -186,33 +213,45 @@ impl TableReader {
         &self.props
     }
 
-    pub(crate) fn index_block(&self) -> Arc<Block> {
-        self.index.clone()
-    }
-
-    /// The handle stored as the value of the current index entry.
-    pub(crate) fn decode_handle(&self, index: &BlockIter) -> Result<BlockHandle> {
-        let mut v = index.value();
-        match BlockHandle::decode_from(&mut v) {
-            Some(h) if v.is_empty() => Ok(h),
-            _ => Err(Error::corruption(
-                &*self.path,
-                self.index.origin().offset,
-                "bad block handle in index",
-            )),
-        }
+    /// The decoded index.
+    pub(crate) fn index(&self) -> &TableIndex {
+        &self.index
     }
 
     /// The decoded data block at `handle`, from the cache or the file.
+    /// A mapped file serves the block without a copy ([`read_block_shared`]); the cache then
+    /// saves the checksum and restart validation of a block read again.
     pub(crate) fn read_data_block(&self, handle: BlockHandle) -> Result<Arc<Block>> {
-        let buf = match &self.cache {
-            Some(c) => match c.get_or_spare(self.file_number, handle.offset) {
-                Ok(b) => return Ok(b),
-                Err(spare) => spare,
-            },
-            None => Vec::new(),
+        let (raw, exact) = if self.mapped {
+            if let Some(b) = self
+                .cache
+                .as_ref()
+                .and_then(|c| c.get(self.file_number, handle.offset))
+            {
+                return Ok(b);
+            }
+            match read_block_shared(&*self.file, &self.path, handle, self.data_end)? {
+                Some(bytes) => {
+                    let exact = matches!(bytes, BlockBytes::Mapped(_));
+                    (bytes, exact)
+                }
+                None => {
+                    let (raw, exact) = read_block(&*self.file, &self.path, handle, self.data_end)?;
+                    (BlockBytes::Owned(raw), exact)
+                }
+            }
+        } else {
+            let buf = match &self.cache {
+                Some(c) => match c.get_or_spare(self.file_number, handle.offset) {
+                    Ok(b) => return Ok(b),
+                    Err(spare) => spare,
+                },
+                None => Vec::new(),
+            };
+            let (raw, exact) =
+                read_block_into(&*self.file, &self.path, handle, self.data_end, buf)?;
+            (BlockBytes::Owned(raw), exact)
         };
-        let (raw, exact) = read_block_into(&*self.file, &self.path, handle, self.data_end, buf)?;
         let origin = BlockOrigin {
             file: self.path.clone(),
             offset: handle.offset,
