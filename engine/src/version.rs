@@ -8,6 +8,7 @@
 use crate::manifest::{AddedFile, VersionEdit};
 use kvstore_base::{Error, Result, SeqNo, ValueKind};
 use kvstore_compaction::FileMeta;
+use kvstore_sstable::filter::bloom_hash;
 use kvstore_sstable::TableReader;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -158,12 +159,14 @@ impl Version {
         let Some(c) = self.cfs.get(&cf) else {
             return Ok(None);
         };
+        // One hash for every table's bloom filter.
+        let hash = bloom_hash(key);
         for (level, files) in c.levels.iter().enumerate() {
             if level == 0 {
                 // L0 tables overlap: every one whose range covers the key, newest first.
                 for t in files {
                     if t.meta.smallest.as_slice() <= key && key <= t.meta.largest.as_slice() {
-                        if let Some(hit) = t.reader.get(key, seq)? {
+                        if let Some(hit) = t.reader.get_hashed(key, hash, seq)? {
                             return Ok(Some(hit));
                         }
                     }
@@ -172,7 +175,7 @@ impl Version {
                 let i = files.partition_point(|t| t.meta.largest.as_slice() < key);
                 if let Some(t) = files.get(i) {
                     if t.meta.smallest.as_slice() <= key {
-                        if let Some(hit) = t.reader.get(key, seq)? {
+                        if let Some(hit) = t.reader.get_hashed(key, hash, seq)? {
                             return Ok(Some(hit));
                         }
                     }
