@@ -6,6 +6,7 @@
 //! old one keep a consistent view (the tables they read stay open while referenced).
 
 use crate::manifest::{AddedFile, VersionEdit};
+use kvstore_base::key::cmp_bytes;
 use kvstore_base::{Error, Result, SeqNo, ValueKind};
 use kvstore_compaction::FileMeta;
 use kvstore_sstable::filter::bloom_hash;
@@ -165,16 +166,18 @@ impl Version {
             if level == 0 {
                 // L0 tables overlap: every one whose range covers the key, newest first.
                 for t in files {
-                    if t.meta.smallest.as_slice() <= key && key <= t.meta.largest.as_slice() {
+                    if cmp_bytes(&t.meta.smallest, key).is_le()
+                        && cmp_bytes(key, &t.meta.largest).is_le()
+                    {
                         if let Some(hit) = t.reader.get_hashed(key, hash, seq)? {
                             return Ok(Some(hit));
                         }
                     }
                 }
             } else {
-                let i = files.partition_point(|t| t.meta.largest.as_slice() < key);
+                let i = files.partition_point(|t| cmp_bytes(&t.meta.largest, key).is_lt());
                 if let Some(t) = files.get(i) {
-                    if t.meta.smallest.as_slice() <= key {
+                    if cmp_bytes(&t.meta.smallest, key).is_le() {
                         if let Some(hit) = t.reader.get_hashed(key, hash, seq)? {
                             return Ok(Some(hit));
                         }
