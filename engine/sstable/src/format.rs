@@ -9,11 +9,10 @@
 //! at most the offset of the block's end in the file. A reader therefore never allocates more
 //! than the file size for one block, whatever the bytes say.
 
-use crate::block::BlockBytes;
 use crate::options::Compression;
 use kvstore_base::checksum::xxh3;
 use kvstore_base::coding::{get_u32, get_u64, get_varint, put_u32, put_u64, put_varint};
-use kvstore_base::fs::RandomAccessFile;
+use kvstore_base::fs::{RandomAccessFile, SharedBytes};
 use kvstore_base::{Error, Result};
 use std::cell::RefCell;
 use std::path::Path;
@@ -165,29 +164,50 @@ pub fn read_block_into(
     }
 }
 
-/// [`read_block`] without a copy when `file` is memory-mapped: the checksum is verified in
-/// place and an uncompressed block is returned as a slice of the map (a compressed one is
-/// decompressed from it). `Ok(None)` when the file is not mapped; use [`read_block_into`].
-pub fn read_block_shared(
+/// A block of a memory-mapped file, its checksum verified, its bytes still in the map.
+pub enum MappedBlock {
+    /// Stored uncompressed: the block's bytes.
+    Raw(SharedBytes),
+    /// Stored zstd-compressed: the stored bytes, for [`decompress_block`].
+    Zstd(SharedBytes),
+}
+
+/// The block at `handle` of a memory-mapped `file` without a copy, its checksum verified in
+/// place — unless `verified` says an earlier read of this block already did (the bytes of a
+/// mapped table cannot change: `FileSystem::open_immutable`). `Ok(None)` when `file` is not
+/// mapped; use [`read_block_into`] then.
+pub fn read_block_mapped(
     file: &dyn RandomAccessFile,
     path: &Path,
     handle: BlockHandle,
     limit: u64,
-) -> Result<Option<BlockBytes>> {
-    let end = checked_end(path, handle, limit)?;
+    verified: bool,
+) -> Result<Option<MappedBlock>> {
+    checked_end(path, handle, limit)?;
     let n = handle.size as usize;
     let Some(stored) = file.read_shared(handle.offset, n + BLOCK_TRAILER_BYTES) else {
         return Ok(None);
     };
-    match verify_trailer(path, handle, &stored)? {
-        TYPE_RAW => Ok(Some(BlockBytes::Mapped(stored.truncated(n)))),
-        _ => Ok(Some(BlockBytes::Owned(decompress(
-            path,
-            handle,
-            end,
-            &stored[..n],
-        )?))),
-    }
+    let block_type = if verified {
+        stored[n]
+    } else {
+        verify_trailer(path, handle, &stored)?
+    };
+    Ok(Some(match block_type {
+        TYPE_ZSTD => MappedBlock::Zstd(stored.truncated(n)),
+        _ => MappedBlock::Raw(stored.truncated(n)),
+    }))
+}
+
+/// Decodes the stored bytes of a zstd block at `handle` (checksum already verified).
+pub fn decompress_block(
+    path: &Path,
+    handle: BlockHandle,
+    limit: u64,
+    stored: &[u8],
+) -> Result<Vec<u8>> {
+    let end = checked_end(path, handle, limit)?;
+    decompress(path, handle, end, stored)
 }
 
 /// The end of the block's trailer, which must not pass `limit`.

@@ -40,7 +40,9 @@ impl TableIterator {
     fn load_block(&mut self) -> Result<()> {
         self.data = None;
         if let Some(handle) = self.table.index().handle(self.pos) {
-            self.data = Some(BlockIter::new(self.table.read_data_block(handle)?));
+            self.data = Some(BlockIter::new(
+                self.table.read_data_block(self.pos, handle)?,
+            ));
         }
         Ok(())
     }

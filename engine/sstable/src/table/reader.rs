@@ -11,14 +11,44 @@ use crate::block::{Block, BlockBytes, BlockIter, BlockOrigin};
 use crate::cache::BlockCache;
 use crate::filter::{bloom_hash, BloomFilter};
 use crate::format::{
-    read_block, read_block_into, read_block_shared, BlockHandle, Footer, FOOTER_BYTES,
+    decompress_block, read_block, read_block_into, read_block_mapped, BlockHandle, Footer,
+    MappedBlock, FOOTER_BYTES,
 };
 use kvstore_base::fs::RandomAccessFile;
 use kvstore_base::iter::InternalIterator;
-use kvstore_base::key::cmp_internal;
+use kvstore_base::key::{cmp_bytes, cmp_internal};
 use kvstore_base::{Error, InternalKey, Result, SeqNo, ValueKind};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// One bit per data block: set once the block's checksum has been verified.
+///
+/// Relaxed is enough: a bit only lets a reader skip re-verifying bytes that cannot change (a
+/// mapped table is immutable); a reader that does not see a bit yet verifies again.
+struct VerifiedBlocks(Vec<AtomicU64>);
+
+impl VerifiedBlocks {
+    fn new(blocks: usize) -> Self {
+        VerifiedBlocks(
+            (0..blocks.div_ceil(64))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+        )
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        self.0
+            .get(i / 64)
+            .is_some_and(|w| w.load(Ordering::Relaxed) & (1 << (i % 64)) != 0)
+    }
+
+    fn insert(&self, i: usize) {
+        if let Some(w) = self.0.get(i / 64) {
+            w.fetch_or(1 << (i % 64), Ordering::Relaxed);
+        }
+    }
+}
 
 /// An open table.
 pub struct TableReader {
@@ -33,8 +63,9 @@ pub struct TableReader {
     filter: Option<BloomFilter>,
     props: Properties,
     cache: Option<Arc<BlockCache>>,
-    /// The file is memory-mapped: data blocks are borrowed from the map, not read into buffers.
-    mapped: bool,
+    /// For a memory-mapped file: which data blocks (by index position) have had their checksum
+    /// verified. `None` when the file is read with `pread`.
+    verified: Option<VerifiedBlocks>,
 }
 
 impl std::fmt::Debug for TableReader {
@@ -93,6 +124,9 @@ impl TableReader {
             exact: index_exact,
         };
         let index = TableIndex::decode(Arc::new(Block::decode(index_raw, origin)?))?;
+        let verified = file
+            .read_shared(0, 0)
+            .map(|_| VerifiedBlocks::new(index.len()));
         Ok(Arc::new(TableReader {
             file_number,
             path,
@@ -102,7 +136,7 @@ impl TableReader {
             filter,
             props,
             cache,
-            mapped: file.read_shared(0, 0).is_some(),
+            verified,
             file,
         }))
     }
@@ -132,7 +166,7 @@ impl TableReader {
         let Some(handle) = self.index.handle(i) else {
             return Ok(None);
         };
-        let mut it = BlockIter::new(self.read_data_block(handle)?);
+        let mut it = BlockIter::new(self.read_data_block(i, handle)?);
         it.seek(user_key, snapshot_seq)?;
         if !it.valid() {
             // The index promised an entry at or after the target in this block.
@@ -169,8 +203,8 @@ impl TableReader {
 
     /// [`TableReader::may_contain`] with the key's [`bloom_hash`] already computed.
     pub fn may_contain_hashed(&self, user_key: &[u8], hash: u64) -> bool {
-        if user_key < self.props.smallest.user_key.as_slice()
-            || user_key > self.props.largest.user_key.as_slice()
+        if cmp_bytes(user_key, &self.props.smallest.user_key).is_lt()
+            || cmp_bytes(user_key, &self.props.largest.user_key).is_gt()
         {
             return false;
         }
@@ -219,39 +253,63 @@ impl TableReader {
     }
 
     /// The decoded data block at `handle`, from the cache or the file.
-    /// A mapped file serves the block without a copy ([`read_block_shared`]); the cache then
-    /// saves the checksum and restart validation of a block read again.
-    pub(crate) fn read_data_block(&self, handle: BlockHandle) -> Result<Arc<Block>> {
-        let (raw, exact) = if self.mapped {
-            if let Some(b) = self
-                .cache
-                .as_ref()
-                .and_then(|c| c.get(self.file_number, handle.offset))
-            {
-                return Ok(b);
-            }
-            match read_block_shared(&*self.file, &self.path, handle, self.data_end)? {
-                Some(bytes) => {
-                    let exact = matches!(bytes, BlockBytes::Mapped(_));
-                    (bytes, exact)
+    /// The decoded data block of index entry `i`, whose handle is `handle`.
+    ///
+    /// A mapped table serves an uncompressed block as a slice of its map, not through the
+    /// block cache: its checksum is verified on the block's first read (remembered in
+    /// `verified`), and each read after that costs only a restart-array check — less than a
+    /// cache lookup in a cache of many small entries. Compressed blocks and unmapped tables go
+    /// through the cache.
+    pub(crate) fn read_data_block(&self, i: usize, handle: BlockHandle) -> Result<Arc<Block>> {
+        if let Some(verified) = &self.verified {
+            let seen = verified.contains(i);
+            let mapped = read_block_mapped(&*self.file, &self.path, handle, self.data_end, seen)?;
+            match mapped {
+                Some(MappedBlock::Raw(bytes)) => {
+                    if !seen {
+                        verified.insert(i);
+                    }
+                    let origin = BlockOrigin {
+                        file: self.path.clone(),
+                        offset: handle.offset,
+                        exact: true,
+                    };
+                    return Ok(Arc::new(Block::decode(BlockBytes::Mapped(bytes), origin)?));
                 }
-                None => {
-                    let (raw, exact) = read_block(&*self.file, &self.path, handle, self.data_end)?;
-                    (BlockBytes::Owned(raw), exact)
+                Some(MappedBlock::Zstd(stored)) => {
+                    if !seen {
+                        verified.insert(i);
+                    }
+                    if let Some(b) = self
+                        .cache
+                        .as_ref()
+                        .and_then(|c| c.get(self.file_number, handle.offset))
+                    {
+                        return Ok(b);
+                    }
+                    let raw = decompress_block(&self.path, handle, self.data_end, &stored)?;
+                    return self.decode_and_cache(handle, BlockBytes::Owned(raw), false);
                 }
+                None => {}
             }
-        } else {
-            let buf = match &self.cache {
-                Some(c) => match c.get_or_spare(self.file_number, handle.offset) {
-                    Ok(b) => return Ok(b),
-                    Err(spare) => spare,
-                },
-                None => Vec::new(),
-            };
-            let (raw, exact) =
-                read_block_into(&*self.file, &self.path, handle, self.data_end, buf)?;
-            (BlockBytes::Owned(raw), exact)
+        }
+        let buf = match &self.cache {
+            Some(c) => match c.get_or_spare(self.file_number, handle.offset) {
+                Ok(b) => return Ok(b),
+                Err(spare) => spare,
+            },
+            None => Vec::new(),
         };
+        let (raw, exact) = read_block_into(&*self.file, &self.path, handle, self.data_end, buf)?;
+        self.decode_and_cache(handle, BlockBytes::Owned(raw), exact)
+    }
+
+    fn decode_and_cache(
+        &self,
+        handle: BlockHandle,
+        raw: BlockBytes,
+        exact: bool,
+    ) -> Result<Arc<Block>> {
         let origin = BlockOrigin {
             file: self.path.clone(),
             offset: handle.offset,
