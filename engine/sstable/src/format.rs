@@ -173,27 +173,21 @@ pub enum MappedBlock {
 }
 
 /// The block at `handle` of a memory-mapped `file` without a copy, its checksum verified in
-/// place — unless `verified` says an earlier read of this block already did (the bytes of a
-/// mapped table cannot change: `FileSystem::open_immutable`). `Ok(None)` when `file` is not
-/// mapped; use [`read_block_into`] then.
+/// place. `Ok(None)` when `file` is not mapped; use [`read_block_into`] then. (The bytes of a
+/// mapped table cannot change — `FileSystem::open_immutable` — so a caller may remember that a
+/// block was verified and later take its bytes with `read_shared` alone.)
 pub fn read_block_mapped(
     file: &dyn RandomAccessFile,
     path: &Path,
     handle: BlockHandle,
     limit: u64,
-    verified: bool,
 ) -> Result<Option<MappedBlock>> {
     checked_end(path, handle, limit)?;
     let n = handle.size as usize;
     let Some(stored) = file.read_shared(handle.offset, n + BLOCK_TRAILER_BYTES) else {
         return Ok(None);
     };
-    let block_type = if verified {
-        stored[n]
-    } else {
-        verify_trailer(path, handle, &stored)?
-    };
-    Ok(Some(match block_type {
+    Ok(Some(match verify_trailer(path, handle, &stored)? {
         TYPE_ZSTD => MappedBlock::Zstd(stored.truncated(n)),
         _ => MappedBlock::Raw(stored.truncated(n)),
     }))

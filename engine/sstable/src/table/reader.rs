@@ -14,7 +14,7 @@ use crate::format::{
     decompress_block, read_block, read_block_into, read_block_mapped, BlockHandle, Footer,
     MappedBlock, FOOTER_BYTES,
 };
-use kvstore_base::fs::RandomAccessFile;
+use kvstore_base::fs::{RandomAccessFile, SharedBytes};
 use kvstore_base::iter::InternalIterator;
 use kvstore_base::key::{cmp_bytes, cmp_internal};
 use kvstore_base::{Error, InternalKey, Result, SeqNo, ValueKind};
@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// One bit per data block: set once the block's checksum has been verified.
+/// One bit per data block: set once the block's checksum has been verified and it was found
+/// stored uncompressed.
 ///
 /// Relaxed is enough: a bit only lets a reader skip re-verifying bytes that cannot change (a
 /// mapped table is immutable); a reader that does not see a bit yet verifies again.
@@ -162,6 +163,16 @@ impl TableReader {
         if !self.may_contain_hashed(user_key, hash) {
             return Ok(None);
         }
+        self.get_unfiltered(user_key, snapshot_seq)
+    }
+
+    /// [`TableReader::get`] without consulting the bloom filter, for a caller that already
+    /// did ([`TableReader::may_contain_hashed`]).
+    pub fn get_unfiltered(
+        &self,
+        user_key: &[u8],
+        snapshot_seq: SeqNo,
+    ) -> Result<Option<(SeqNo, ValueKind, Vec<u8>)>> {
         let i = self.index.seek(user_key, snapshot_seq);
         let Some(handle) = self.index.handle(i) else {
             return Ok(None);
@@ -262,24 +273,21 @@ impl TableReader {
     /// through the cache.
     pub(crate) fn read_data_block(&self, i: usize, handle: BlockHandle) -> Result<Arc<Block>> {
         if let Some(verified) = &self.verified {
-            let seen = verified.contains(i);
-            let mapped = read_block_mapped(&*self.file, &self.path, handle, self.data_end, seen)?;
-            match mapped {
+            if verified.contains(i) {
+                // Verified before and stored raw: the bytes alone, no trailer (its cache line,
+                // often on another page, is not touched again). The handle passed the bounds
+                // check on that first read, and the index it comes from cannot change.
+                if let Some(bytes) = self.file.read_shared(handle.offset, handle.size as usize) {
+                    return self.mapped_block(handle, bytes);
+                }
+            }
+            match read_block_mapped(&*self.file, &self.path, handle, self.data_end)? {
                 Some(MappedBlock::Raw(bytes)) => {
-                    if !seen {
-                        verified.insert(i);
-                    }
-                    let origin = BlockOrigin {
-                        file: self.path.clone(),
-                        offset: handle.offset,
-                        exact: true,
-                    };
-                    return Ok(Arc::new(Block::decode(BlockBytes::Mapped(bytes), origin)?));
+                    verified.insert(i);
+                    return self.mapped_block(handle, bytes);
                 }
                 Some(MappedBlock::Zstd(stored)) => {
-                    if !seen {
-                        verified.insert(i);
-                    }
+                    // Compressed blocks are not marked: they are served from the cache.
                     if let Some(b) = self
                         .cache
                         .as_ref()
@@ -302,6 +310,15 @@ impl TableReader {
         };
         let (raw, exact) = read_block_into(&*self.file, &self.path, handle, self.data_end, buf)?;
         self.decode_and_cache(handle, BlockBytes::Owned(raw), exact)
+    }
+
+    fn mapped_block(&self, handle: BlockHandle, bytes: SharedBytes) -> Result<Arc<Block>> {
+        let origin = BlockOrigin {
+            file: self.path.clone(),
+            offset: handle.offset,
+            exact: true,
+        };
+        Ok(Arc::new(Block::decode(BlockBytes::Mapped(bytes), origin)?))
     }
 
     fn decode_and_cache(
