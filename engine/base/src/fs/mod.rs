@@ -1,7 +1,8 @@
 //! The narrow file-system trait all engine I/O goes through.
 //!
 //! Two implementations: [`StdFs`] (the real disk, `pread` for reads — or a read-only memory map
-//! for immutable files —, `fdatasync` for syncs) and
+//! for immutable files, whose ranges [`RandomAccessFile::read_shared`] lends as [`SharedBytes`]
+//! without a copy —, `fdatasync` for syncs) and
 //! [`FaultFs`] (in memory, models what survives a power cut: only fsynced file contents and only
 //! directory entries made durable by a directory sync; can fail a chosen write or sync).
 //!

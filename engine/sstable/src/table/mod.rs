@@ -1,5 +1,6 @@
 //! Tables: the [`TableBuilder`] that writes one, the [`TableReader`] that serves point lookups
-//! from it, and the [`TableIterator`] that scans it.
+//! from it (through its [`TableIndex`], the index block decoded at open), and the
+//! [`TableIterator`] that scans it.
 //!
 //! File layout (details in `docs/formats/sstable.md`):
 //!
