@@ -424,7 +424,7 @@ impl DbInner {
                         children.push(Box::new(t.reader.iter()));
                     }
                 } else if !files.is_empty() {
-                    children.push(Box::new(LevelIterator::new(files.clone())));
+                    children.push(Box::new(LevelIterator::new(sv.version.clone(), cf, level)));
                 }
             }
         }

@@ -3,8 +3,9 @@
 
 use crate::error::Result;
 use crate::stats::CorruptionLog;
-use crate::version::TableFile;
+use crate::version::{TableFile, Version};
 use kvstore_base::iter::InternalIterator;
+use kvstore_base::key::cmp_bytes;
 use kvstore_base::{SeqNo, ValueKind, MAX_SEQ};
 use kvstore_compaction::MergingIterator;
 use kvstore_sstable::TableIterator;
@@ -16,24 +17,44 @@ pub(crate) type BoxedIter = Box<dyn InternalIterator + Send>;
 
 /// Concatenates the tables of one level ≥ 1 (sorted, non-overlapping), opening each table's
 /// iterator only when the cursor reaches it.
+///
+/// Holds the whole version (one reference count) rather than a copy of the level's file list,
+/// which for a level of many tables cost a reference-count increment and decrement per table
+/// on every seek.
 pub(crate) struct LevelIterator {
-    files: Vec<Arc<TableFile>>,
+    version: Arc<Version>,
+    cf: u32,
+    level: usize,
     idx: usize,
     cur: Option<TableIterator>,
 }
 
 impl LevelIterator {
-    pub(crate) fn new(files: Vec<Arc<TableFile>>) -> Self {
-        LevelIterator {
-            idx: files.len(),
-            files,
+    /// Iterates `level` of `cf` in `version`.
+    pub(crate) fn new(version: Arc<Version>, cf: u32, level: usize) -> Self {
+        let mut it = LevelIterator {
+            version,
+            cf,
+            level,
+            idx: 0,
             cur: None,
-        }
+        };
+        it.idx = it.files().len();
+        it
+    }
+
+    /// The level's tables, in key order.
+    fn files(&self) -> &[Arc<TableFile>] {
+        self.version
+            .cfs
+            .get(&self.cf)
+            .and_then(|c| c.levels.get(self.level))
+            .map_or(&[], |l| l.as_slice())
     }
 
     fn open(&mut self, idx: usize) {
         self.idx = idx;
-        self.cur = self.files.get(idx).map(|t| t.reader.iter());
+        self.cur = self.files().get(idx).map(|t| t.reader.iter());
     }
 
     /// Moves to following tables while the current one is exhausted.
@@ -66,8 +87,8 @@ impl InternalIterator for LevelIterator {
 
     fn seek(&mut self, user_key: &[u8], seq: SeqNo) -> kvstore_base::Result<()> {
         let i = self
-            .files
-            .partition_point(|t| t.meta.largest.as_slice() < user_key);
+            .files()
+            .partition_point(|t| cmp_bytes(&t.meta.largest, user_key).is_lt());
         self.open(i);
         if let Some(c) = &mut self.cur {
             c.seek(user_key, seq)?;
@@ -120,6 +141,8 @@ pub struct DbIterator {
     /// allocates only the key and value it returns.
     last_key: Vec<u8>,
     has_last: bool,
+    /// The merge is still on the entry last returned; the next call first steps past it.
+    pending_next: bool,
     corruption: Arc<CorruptionLog>,
 }
 
@@ -143,6 +166,7 @@ impl DbIterator {
             done: false,
             last_key: Vec::new(),
             has_last: false,
+            pending_next: false,
         }
     }
 
@@ -159,7 +183,9 @@ impl DbIterator {
         }
     }
 
-    fn step(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    /// Moves to the next live entry; `Ok(false)` at the end. The entry is the merge's current
+    /// one, left in place (`pending_next`) so the caller can borrow its key and value.
+    fn advance(&mut self) -> Result<bool> {
         if !self.started {
             self.started = true;
             match &self.start {
@@ -173,6 +199,10 @@ impl DbIterator {
                 Bound::Unbounded => self.inner.seek_to_first()?,
             }
         }
+        if self.pending_next {
+            self.pending_next = false;
+            self.inner.next()?;
+        }
         while self.inner.valid() {
             if self.inner.seq() > self.seq {
                 self.inner.next()?;
@@ -184,34 +214,31 @@ impl DbIterator {
                 continue;
             }
             if self.past_end(key) {
-                return Ok(None);
+                return Ok(false);
             }
-            let item = match self.inner.kind() {
-                ValueKind::Put => Some((key.to_vec(), self.inner.value().to_vec())),
-                ValueKind::Delete => None,
-            };
             self.last_key.clear();
-            self.last_key.extend_from_slice(self.inner.user_key());
+            self.last_key.extend_from_slice(key);
             self.has_last = true;
-            self.inner.next()?;
-            if item.is_some() {
-                return Ok(item);
+            if self.inner.kind() == ValueKind::Put {
+                self.pending_next = true;
+                return Ok(true);
             }
+            self.inner.next()?;
         }
-        Ok(None)
+        Ok(false)
     }
-}
 
-impl Iterator for DbIterator {
-    type Item = Result<(Vec<u8>, Vec<u8>)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+    /// The next live `(key, value)`, borrowed from the iterator until the next call: a scan
+    /// that only looks at its entries allocates nothing (the [`Iterator`] impl copies each
+    /// one into owned `Vec`s). `None` at the end and after an error.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next_ref(&mut self) -> Option<Result<(&[u8], &[u8])>> {
         if self.done {
             return None;
         }
-        match self.step() {
-            Ok(Some(kv)) => Some(Ok(kv)),
-            Ok(None) => {
+        match self.advance() {
+            Ok(true) => Some(Ok((self.inner.user_key(), self.inner.value()))),
+            Ok(false) => {
                 self.done = true;
                 None
             }
@@ -221,5 +248,14 @@ impl Iterator for DbIterator {
                 Some(Err(e))
             }
         }
+    }
+}
+
+impl Iterator for DbIterator {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_ref()
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
     }
 }

@@ -6,8 +6,10 @@
 //! old one keep a consistent view (the tables they read stay open while referenced).
 
 use crate::manifest::{AddedFile, VersionEdit};
+use kvstore_base::key::cmp_bytes;
 use kvstore_base::{Error, Result, SeqNo, ValueKind};
 use kvstore_compaction::FileMeta;
+use kvstore_sstable::filter::bloom_hash;
 use kvstore_sstable::TableReader;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -89,6 +91,45 @@ pub struct CfVersion {
     pub levels: Vec<Vec<Arc<TableFile>>>,
 }
 
+/// Tables a point lookup gathers before probing their filters together (see `Version::get`);
+/// with more (only with a deep L0 backlog) it probes them one at a time.
+const MAX_PROBED_TABLES: usize = 16;
+
+/// The tables of `level` whose key range covers `key`: in L0 (overlapping, newest first) every
+/// such table, in a deeper level (sorted, disjoint) at most one.
+fn covering<'a>(
+    level: usize,
+    files: &'a [Arc<TableFile>],
+    key: &'a [u8],
+) -> impl Iterator<Item = &'a Arc<TableFile>> + 'a {
+    let candidates = if level == 0 {
+        files
+    } else {
+        let i = files.partition_point(|t| cmp_bytes(&t.meta.largest, key).is_lt());
+        &files[i.min(files.len())..(i + 1).min(files.len())]
+    };
+    candidates.iter().filter(move |t| {
+        cmp_bytes(&t.meta.smallest, key).is_le() && cmp_bytes(key, &t.meta.largest).is_le()
+    })
+}
+
+/// `Version::get` one table after another, newest data first.
+fn get_one_by_one(
+    c: &CfVersion,
+    key: &[u8],
+    hash: u64,
+    seq: SeqNo,
+) -> Result<Option<(SeqNo, ValueKind, Vec<u8>)>> {
+    for (level, files) in c.levels.iter().enumerate() {
+        for t in covering(level, files, key) {
+            if let Some(hit) = t.reader.get_hashed(key, hash, seq)? {
+                return Ok(Some(hit));
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// The immutable set of live tables.
 #[derive(Clone, Default)]
 pub struct Version {
@@ -158,23 +199,33 @@ impl Version {
         let Some(c) = self.cfs.get(&cf) else {
             return Ok(None);
         };
+        let hash = bloom_hash(key);
+        // The tables whose key range covers the key, newest data first.
+        let mut cands: [Option<&TableReader>; MAX_PROBED_TABLES] = [None; MAX_PROBED_TABLES];
+        let mut n = 0;
         for (level, files) in c.levels.iter().enumerate() {
-            if level == 0 {
-                // L0 tables overlap: every one whose range covers the key, newest first.
-                for t in files {
-                    if t.meta.smallest.as_slice() <= key && key <= t.meta.largest.as_slice() {
-                        if let Some(hit) = t.reader.get(key, seq)? {
-                            return Ok(Some(hit));
-                        }
-                    }
+            for t in covering(level, files, key) {
+                if n == MAX_PROBED_TABLES {
+                    // A deep L0 backlog: probe table by table.
+                    return get_one_by_one(c, key, hash, seq);
                 }
-            } else {
-                let i = files.partition_point(|t| t.meta.largest.as_slice() < key);
-                if let Some(t) = files.get(i) {
-                    if t.meta.smallest.as_slice() <= key {
-                        if let Some(hit) = t.reader.get(key, seq)? {
-                            return Ok(Some(hit));
-                        }
+                cands[n] = Some(&t.reader);
+                n += 1;
+            }
+        }
+        // Every filter probed before any table is searched: the probes are independent loads
+        // (cache misses at scale), so they are in flight together instead of one table's
+        // after another's. One hash serves every filter.
+        let mut maybe = 0u32;
+        for (j, t) in cands[..n].iter().enumerate() {
+            let m = t.is_some_and(|t| t.may_contain_hashed(key, hash));
+            maybe |= u32::from(m) << j;
+        }
+        for (j, t) in cands[..n].iter().enumerate() {
+            if let Some(t) = t {
+                if maybe & (1 << j) != 0 {
+                    if let Some(hit) = t.get_unfiltered(key, seq)? {
+                        return Ok(Some(hit));
                     }
                 }
             }

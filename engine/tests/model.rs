@@ -88,6 +88,14 @@ fn run(ops: Vec<Op>) {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
                 assert_eq!(got, want);
+                // The borrowing cursor yields the same entries.
+                let mut it = db.scan(key(a)..key(b)).unwrap();
+                let mut got_ref = Vec::new();
+                while let Some(kv) = it.next_ref() {
+                    let (k, v) = kv.unwrap();
+                    got_ref.push((k.to_vec(), v.to_vec()));
+                }
+                assert_eq!(got_ref, want);
             }
             Op::Snapshot => snaps.push((db.snapshot(), model.clone())),
             Op::CheckSnapshots => {

@@ -54,7 +54,27 @@ pub fn unpack_trailer(t: u64) -> Option<(SeqNo, ValueKind)> {
 /// Compares two internal keys given as parts, in engine order.
 #[inline]
 pub fn cmp_internal(a_key: &[u8], a_seq: SeqNo, b_key: &[u8], b_seq: SeqNo) -> Ordering {
-    a_key.cmp(b_key).then_with(|| b_seq.cmp(&a_seq))
+    cmp_bytes(a_key, b_key).then_with(|| b_seq.cmp(&a_seq))
+}
+
+/// Lexicographic byte order, the same as `a.cmp(b)`, faster for short keys: eight bytes at a
+/// time as big-endian integers, inline, instead of a call to `memcmp` (which for keys of a few
+/// words costs more in the call and its size dispatch than in the comparison).
+#[inline]
+pub fn cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
+    let n = a.len().min(b.len());
+    let (mut x, mut y) = (&a[..n], &b[..n]);
+    while let (Some((xa, xr)), Some((ya, yr))) =
+        (x.split_first_chunk::<8>(), y.split_first_chunk::<8>())
+    {
+        let (p, q) = (u64::from_be_bytes(*xa), u64::from_be_bytes(*ya));
+        if p != q {
+            return p.cmp(&q);
+        }
+        x = xr;
+        y = yr;
+    }
+    x.cmp(y).then(a.len().cmp(&b.len()))
 }
 
 /// An owned internal key.
@@ -91,6 +111,34 @@ impl PartialOrd for InternalKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cmp_bytes_is_lexicographic_order() {
+        let samples: Vec<&[u8]> = vec![
+            b"",
+            b"\0",
+            b"\0\0",
+            b"a",
+            b"ab",
+            b"abcdefgh",
+            b"abcdefgh\0",
+            b"abcdefghi",
+            b"abcdefgi",
+            b"abcdefgh12345678",
+            b"abcdefgh12345679",
+            b"abcdefgh1234567",
+            b"\xff\xff\xff\xff\xff\xff\xff\xff",
+            b"\xff\xff\xff\xff\xff\xff\xff\xff\x01",
+            b"0000000000000042",
+            b"0000000000000100",
+            b"000000000000004",
+        ];
+        for a in &samples {
+            for b in &samples {
+                assert_eq!(cmp_bytes(a, b), a.cmp(b), "{a:?} vs {b:?}");
+            }
+        }
+    }
 
     #[test]
     fn newest_version_sorts_first() {

@@ -122,7 +122,11 @@ impl Shard {
     fn recycle(&mut self, block: Arc<Block>) {
         if self.spare.len() < SPARE_BUFFERS_PER_SHARD {
             if let Ok(b) = Arc::try_unwrap(block) {
-                self.spare.push(b.into_data());
+                let buf = b.into_data();
+                // A block borrowed from a memory map has no buffer to give.
+                if buf.capacity() > 0 {
+                    self.spare.push(buf);
+                }
             }
         }
     }

@@ -12,7 +12,7 @@
 use crate::options::Compression;
 use kvstore_base::checksum::xxh3;
 use kvstore_base::coding::{get_u32, get_u64, get_varint, put_u32, put_u64, put_varint};
-use kvstore_base::fs::RandomAccessFile;
+use kvstore_base::fs::{RandomAccessFile, SharedBytes};
 use kvstore_base::{Error, Result};
 use std::cell::RefCell;
 use std::path::Path;
@@ -145,16 +145,7 @@ pub fn read_block_into(
     limit: u64,
     mut buf: Vec<u8>,
 ) -> Result<(Vec<u8>, bool)> {
-    let end = handle.end().filter(|e| *e <= limit).ok_or_else(|| {
-        Error::corruption(
-            path,
-            handle.offset,
-            format!(
-                "block handle (offset {}, size {}) reaches past {limit}",
-                handle.offset, handle.size
-            ),
-        )
-    })?;
+    let end = checked_end(path, handle, limit)?;
     // Bounded by `limit`, which is at most the file size.
     buf.resize((handle.size as usize) + BLOCK_TRAILER_BYTES, 0);
     file.read_exact_at(handle.offset, &mut buf).map_err(|e| {
@@ -163,6 +154,73 @@ pub fn read_block_into(
             e,
         )
     })?;
+    let n = handle.size as usize;
+    match verify_trailer(path, handle, &buf)? {
+        TYPE_RAW => {
+            buf.truncate(n);
+            Ok((buf, true))
+        }
+        _ => Ok((decompress(path, handle, end, &buf[..n])?, false)),
+    }
+}
+
+/// A block of a memory-mapped file, its checksum verified, its bytes still in the map.
+pub enum MappedBlock {
+    /// Stored uncompressed: the block's bytes.
+    Raw(SharedBytes),
+    /// Stored zstd-compressed: the stored bytes, for [`decompress_block`].
+    Zstd(SharedBytes),
+}
+
+/// The block at `handle` of a memory-mapped `file` without a copy, its checksum verified in
+/// place. `Ok(None)` when `file` is not mapped; use [`read_block_into`] then. (The bytes of a
+/// mapped table cannot change — `FileSystem::open_immutable` — so a caller may remember that a
+/// block was verified and later take its bytes with `read_shared` alone.)
+pub fn read_block_mapped(
+    file: &dyn RandomAccessFile,
+    path: &Path,
+    handle: BlockHandle,
+    limit: u64,
+) -> Result<Option<MappedBlock>> {
+    checked_end(path, handle, limit)?;
+    let n = handle.size as usize;
+    let Some(stored) = file.read_shared(handle.offset, n + BLOCK_TRAILER_BYTES) else {
+        return Ok(None);
+    };
+    Ok(Some(match verify_trailer(path, handle, &stored)? {
+        TYPE_ZSTD => MappedBlock::Zstd(stored.truncated(n)),
+        _ => MappedBlock::Raw(stored.truncated(n)),
+    }))
+}
+
+/// Decodes the stored bytes of a zstd block at `handle` (checksum already verified).
+pub fn decompress_block(
+    path: &Path,
+    handle: BlockHandle,
+    limit: u64,
+    stored: &[u8],
+) -> Result<Vec<u8>> {
+    let end = checked_end(path, handle, limit)?;
+    decompress(path, handle, end, stored)
+}
+
+/// The end of the block's trailer, which must not pass `limit`.
+fn checked_end(path: &Path, handle: BlockHandle, limit: u64) -> Result<u64> {
+    handle.end().filter(|e| *e <= limit).ok_or_else(|| {
+        Error::corruption(
+            path,
+            handle.offset,
+            format!(
+                "block handle (offset {}, size {}) reaches past {limit}",
+                handle.offset, handle.size
+            ),
+        )
+    })
+}
+
+/// Checks the checksum of `buf` (stored bytes + trailer, `handle.size + 9` bytes) and returns
+/// the block type, which is a known one.
+fn verify_trailer(path: &Path, handle: BlockHandle, buf: &[u8]) -> Result<u8> {
     let n = handle.size as usize;
     let block_type = buf[n];
     let mut t = &buf[n + 1..];
@@ -178,28 +236,29 @@ pub fn read_block_into(
             got,
         });
     }
-    buf.truncate(n);
     match block_type {
-        TYPE_RAW => Ok((buf, true)),
-        TYPE_ZSTD => {
-            let bad = |d: String| Error::corruption(path, handle.offset, d);
-            let mut s = &buf[..];
-            let len = get_varint(&mut s).ok_or_else(|| bad("bad decoded length".into()))?;
-            if len > end {
-                return Err(bad(format!("decoded length {len} exceeds block end {end}")));
-            }
-            let out = zstd_decompress(s, len as usize).map_err(|e| bad(format!("zstd: {e}")))?;
-            if out.len() as u64 != len {
-                return Err(bad(format!("decoded {} bytes, expected {len}", out.len())));
-            }
-            Ok((out, false))
-        }
+        TYPE_RAW | TYPE_ZSTD => Ok(block_type),
         other => Err(Error::corruption(
             path,
             handle.offset + n as u64,
             format!("unknown block type {other}"),
         )),
     }
+}
+
+/// Decodes zstd-stored bytes `varint(decoded length) | frame` of a block ending at `end`.
+fn decompress(path: &Path, handle: BlockHandle, end: u64, stored: &[u8]) -> Result<Vec<u8>> {
+    let bad = |d: String| Error::corruption(path, handle.offset, d);
+    let mut s = stored;
+    let len = get_varint(&mut s).ok_or_else(|| bad("bad decoded length".into()))?;
+    if len > end {
+        return Err(bad(format!("decoded length {len} exceeds block end {end}")));
+    }
+    let out = zstd_decompress(s, len as usize).map_err(|e| bad(format!("zstd: {e}")))?;
+    if out.len() as u64 != len {
+        return Err(bad(format!("decoded {} bytes, expected {len}", out.len())));
+    }
+    Ok(out)
 }
 
 /// The fixed-size tail of a table: where the metadata blocks are.

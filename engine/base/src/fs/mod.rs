@@ -1,7 +1,8 @@
 //! The narrow file-system trait all engine I/O goes through.
 //!
 //! Two implementations: [`StdFs`] (the real disk, `pread` for reads — or a read-only memory map
-//! for immutable files —, `fdatasync` for syncs) and
+//! for immutable files, whose ranges [`RandomAccessFile::read_shared`] lends as [`SharedBytes`]
+//! without a copy —, `fdatasync` for syncs) and
 //! [`FaultFs`] (in memory, models what survives a power cut: only fsynced file contents and only
 //! directory entries made durable by a directory sync; can fail a chosen write or sync).
 //!
@@ -12,9 +13,11 @@
 //! - `rename` atomically replaces the target name.
 
 mod fault;
+mod shared;
 mod std_fs;
 
 pub use fault::{FaultFs, FaultKind};
+pub use shared::SharedBytes;
 pub use std_fs::StdFs;
 
 use std::io;
@@ -38,6 +41,13 @@ pub trait RandomAccessFile: Send + Sync {
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
     /// The file's length when opened.
     fn size(&self) -> u64;
+    /// Bytes `[offset, offset + len)` without copying them, when the file is memory-mapped;
+    /// `None` when it is not (then use [`RandomAccessFile::read_exact_at`]) or the range is
+    /// past the end.
+    fn read_shared(&self, offset: u64, len: usize) -> Option<SharedBytes> {
+        let _ = (offset, len);
+        None
+    }
 }
 
 /// The operations the engine needs from a file system.

@@ -1,7 +1,7 @@
 //! The real file system: `std::fs`, positional reads (memory-mapped for immutable files),
 //! `fdatasync`.
 
-use super::{FileSystem, RandomAccessFile, WritableFile};
+use super::{FileSystem, RandomAccessFile, SharedBytes, WritableFile};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
@@ -55,7 +55,8 @@ impl RandomAccessFile for StdReadable {
 /// An immutable file read through a read-only shared memory map: a read is a `memcpy` from the
 /// page cache (a minor page fault the first time a page is touched) instead of a `pread`.
 struct MappedReadable {
-    map: memmap2::Mmap,
+    /// Shared with every [`SharedBytes`] served from it, which keep it mapped.
+    map: Arc<memmap2::Mmap>,
 }
 
 impl RandomAccessFile for MappedReadable {
@@ -81,6 +82,11 @@ impl RandomAccessFile for MappedReadable {
 
     fn size(&self) -> u64 {
         self.map.len() as u64
+    }
+
+    fn read_shared(&self, offset: u64, len: usize) -> Option<SharedBytes> {
+        let start = usize::try_from(offset).ok()?;
+        SharedBytes::new(self.map.clone(), start..start.checked_add(len)?)
     }
 }
 
@@ -123,7 +129,7 @@ impl FileSystem for StdFs {
         // the mapped pages valid. Modifying the file behind the map would be undefined
         // behaviour (or SIGBUS on truncation), which is why only immutable files are mapped.
         let map = unsafe { memmap2::Mmap::map(&f) }?;
-        Ok(Arc::new(MappedReadable { map }))
+        Ok(Arc::new(MappedReadable { map: Arc::new(map) }))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {

@@ -177,11 +177,26 @@ impl<I: InternalIterator> InternalIterator for MergingIterator<I> {
             self.fail();
             return Err(e);
         }
-        if cur.iter.valid() {
-            self.heap.push(cur);
-        } else {
+        if !cur.iter.valid() {
             self.idle.push(cur);
+            return self.pick_current();
         }
+        // Fast path: a child that still sorts strictly before the heap's least entry stays
+        // current without a push and a pop (a scan mostly reads runs from one source). Strictly
+        // before means no other child holds the same `(user_key, seq)`, so nothing to skip.
+        let still_least = self.heap.peek().is_none_or(|top| {
+            cmp_internal(
+                cur.iter.user_key(),
+                cur.iter.seq(),
+                top.iter.user_key(),
+                top.iter.seq(),
+            ) == Ordering::Less
+        });
+        if still_least {
+            self.current = Some(cur);
+            return Ok(());
+        }
+        self.heap.push(cur);
         self.pick_current()
     }
 

@@ -19,7 +19,7 @@ mod builder;
 mod reader;
 
 pub use builder::BlockBuilder;
-pub use reader::{Block, BlockIter, BlockOrigin};
+pub use reader::{Block, BlockBytes, BlockIter, BlockOrigin};
 
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@
 //! steps onto it. Neither trusts a length or offset before checking it against the block's bytes.
 
 use kvstore_base::coding::{get_u64, get_varint, read_u32_at};
+use kvstore_base::fs::SharedBytes;
 use kvstore_base::iter::InternalIterator;
 use kvstore_base::key::{cmp_internal, unpack_trailer};
 use kvstore_base::{Error, Result, SeqNo, ValueKind};
@@ -41,10 +42,42 @@ impl BlockOrigin {
     }
 }
 
+/// What a cached block borrowed from a memory map is charged besides its header: about the
+/// cache's own slot and hash-map entry for it, so that a cache full of such blocks is still
+/// bounded by its capacity in real memory.
+const MAPPED_ENTRY_OVERHEAD_BYTES: usize = 64;
+
+/// Where a block's bytes live.
+#[derive(Debug)]
+pub enum BlockBytes {
+    /// Read (or decompressed) into a buffer of its own.
+    Owned(Vec<u8>),
+    /// Borrowed from the table's memory map: an uncompressed block served without a copy.
+    Mapped(SharedBytes),
+}
+
+impl From<Vec<u8>> for BlockBytes {
+    fn from(v: Vec<u8>) -> Self {
+        BlockBytes::Owned(v)
+    }
+}
+
+impl std::ops::Deref for BlockBytes {
+    type Target = [u8];
+
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        match self {
+            BlockBytes::Owned(v) => v,
+            BlockBytes::Mapped(m) => m,
+        }
+    }
+}
+
 /// A decoded (decompressed, checksum-verified) block, immutable and shared through the cache.
 #[derive(Debug)]
 pub struct Block {
-    data: Vec<u8>,
+    data: BlockBytes,
     /// Offset of the restart array in `data`: entries occupy `data[..restarts_start]`.
     restarts_start: usize,
     num_restarts: usize,
@@ -54,7 +87,8 @@ pub struct Block {
 impl Block {
     /// Validates the restart array of `data` (count ≥ 1, first offset 0, offsets strictly
     /// increasing and inside the entry area).
-    pub fn decode(data: Vec<u8>, origin: BlockOrigin) -> Result<Block> {
+    pub fn decode(data: impl Into<BlockBytes>, origin: BlockOrigin) -> Result<Block> {
+        let data = data.into();
         let len = data.len();
         let count = len
             .checked_sub(4)
@@ -86,9 +120,13 @@ impl Block {
         })
     }
 
-    /// The decoded bytes, for reuse as a read buffer once the block is no longer needed.
+    /// The decoded bytes, for reuse as a read buffer once the block is no longer needed (an
+    /// empty `Vec` for a block borrowed from a memory map).
     pub fn into_data(self) -> Vec<u8> {
-        self.data
+        match self.data {
+            BlockBytes::Owned(v) => v,
+            BlockBytes::Mapped(_) => Vec::new(),
+        }
     }
 
     /// Where the block was read from.
@@ -101,9 +139,15 @@ impl Block {
         self.num_restarts
     }
 
-    /// Bytes this block holds in memory (what the cache charges for it).
+    /// Bytes of memory this block holds (what the cache charges for it). A block borrowed
+    /// from a memory map holds only its header: its bytes are the page cache's, shared with
+    /// every other reader of the file, and stay there whether or not the block is cached.
     pub fn charge(&self) -> usize {
-        self.data.len() + std::mem::size_of::<Block>()
+        let own = match &self.data {
+            BlockBytes::Owned(v) => v.len(),
+            BlockBytes::Mapped(_) => MAPPED_ENTRY_OVERHEAD_BYTES,
+        };
+        own + std::mem::size_of::<Block>()
     }
 
     fn restart(&self, i: usize) -> usize {

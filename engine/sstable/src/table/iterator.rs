@@ -1,5 +1,5 @@
-//! A cursor over a whole table: a two-level iterator, the index block choosing data blocks,
-//! which are loaded lazily (through the cache) as the cursor reaches them.
+//! A cursor over a whole table: a two-level iterator, the table's decoded index choosing data
+//! blocks, which are loaded lazily (through the cache) as the cursor reaches them.
 //!
 //! Besides the per-entry checks of [`BlockIter`], the cursor checks that each data block agrees
 //! with its index entry: no entry sorts after the index key, the last entry *is* the index key,
@@ -16,21 +16,22 @@ use std::sync::Arc;
 
 /// Iterates a table in internal-key order. Holds the table (and the current block) alive.
 ///
-/// Invariant: when `data` is `Some`, it iterates the block named by the current `index` entry;
-/// `valid()` is true only when `data` is positioned on an entry. After an error both are reset,
-/// so `valid()` is false.
+/// Invariant: when `data` is `Some`, it iterates the block named by index entry `pos`;
+/// `valid()` is true only when `data` is positioned on an entry. After an error `data` is
+/// reset, so `valid()` is false.
 pub struct TableIterator {
     table: Arc<TableReader>,
-    index: BlockIter,
+    /// The current index entry; `index().len()` when past the last one.
+    pos: usize,
     data: Option<BlockIter>,
 }
 
 impl TableIterator {
     pub(crate) fn new(table: Arc<TableReader>) -> Self {
-        let index = BlockIter::new(table.index_block());
+        let pos = table.index().len();
         TableIterator {
             table,
-            index,
+            pos,
             data: None,
         }
     }
@@ -38,9 +39,10 @@ impl TableIterator {
     /// Opens the data block of the current index entry, if any.
     fn load_block(&mut self) -> Result<()> {
         self.data = None;
-        if self.index.valid() {
-            let handle = self.table.decode_handle(&self.index)?;
-            self.data = Some(BlockIter::new(self.table.read_data_block(handle)?));
+        if let Some(handle) = self.table.index().handle(self.pos) {
+            self.data = Some(BlockIter::new(
+                self.table.read_data_block(self.pos, handle)?,
+            ));
         }
         Ok(())
     }
@@ -57,11 +59,12 @@ impl TableIterator {
                 "data block ends before the key its index entry names",
             ));
         }
+        let index = self.table.index();
         let ord = cmp_internal(
             d.user_key(),
             d.seq(),
-            self.index.user_key(),
-            self.index.seq(),
+            index.user_key(self.pos),
+            index.seq(self.pos),
         );
         if ord == Ordering::Greater || (d.at_last_entry() && ord != Ordering::Equal) {
             return Err(block_error(
@@ -77,13 +80,15 @@ impl TableIterator {
     fn skip_exhausted_blocks(&mut self) -> Result<()> {
         while self.data.as_ref().is_some_and(|d| !d.valid()) {
             // The next block must start after this block's last key (its index key).
-            let prev = (self.index.user_key().to_vec(), self.index.seq());
-            self.index.next()?;
+            let prev = self.pos;
+            self.pos += 1;
             self.load_block()?;
             if let Some(d) = &mut self.data {
                 d.seek_to_first()?;
+                let index = self.table.index();
                 if d.valid()
-                    && cmp_internal(d.user_key(), d.seq(), &prev.0, prev.1) != Ordering::Greater
+                    && cmp_internal(d.user_key(), d.seq(), index.user_key(prev), index.seq(prev))
+                        != Ordering::Greater
                 {
                     return Err(block_error(
                         &self.table,
@@ -101,15 +106,9 @@ impl TableIterator {
     fn guard(&mut self, r: Result<()>) -> Result<()> {
         if r.is_err() {
             self.data = None;
-            self.index = BlockIter::new(self.table.index_block());
+            self.pos = self.table.index().len();
         }
         r
-    }
-
-    fn current(&self) -> &BlockIter {
-        // Accessors are only called while `valid()`, which implies `data` is `Some`; the index
-        // cursor stands in otherwise so that a contract violation cannot panic.
-        self.data.as_ref().unwrap_or(&self.index)
     }
 }
 
@@ -120,7 +119,7 @@ impl InternalIterator for TableIterator {
 
     fn seek_to_first(&mut self) -> Result<()> {
         let r = (|| {
-            self.index.seek_to_first()?;
+            self.pos = 0;
             self.load_block()?;
             if let Some(d) = &mut self.data {
                 d.seek_to_first()?;
@@ -133,7 +132,7 @@ impl InternalIterator for TableIterator {
     fn seek(&mut self, user_key: &[u8], seq: SeqNo) -> Result<()> {
         let r = (|| {
             // The first block whose last key is >= the target holds the first entry >= it.
-            self.index.seek(user_key, seq)?;
+            self.pos = self.table.index().seek(user_key, seq);
             self.load_block()?;
             if let Some(d) = &mut self.data {
                 d.seek(user_key, seq)?;
@@ -156,20 +155,22 @@ impl InternalIterator for TableIterator {
         self.guard(r)
     }
 
+    // Accessors are only called while `valid()`, which implies `data` is `Some`; neutral
+    // values stand in otherwise so that a contract violation cannot panic.
     fn user_key(&self) -> &[u8] {
-        self.current().user_key()
+        self.data.as_ref().map_or(&[], |d| d.user_key())
     }
 
     fn seq(&self) -> SeqNo {
-        self.current().seq()
+        self.data.as_ref().map_or(0, |d| d.seq())
     }
 
     fn kind(&self) -> ValueKind {
-        self.current().kind()
+        self.data.as_ref().map_or(ValueKind::Put, |d| d.kind())
     }
 
     fn value(&self) -> &[u8] {
-        self.current().value()
+        self.data.as_ref().map_or(&[], |d| d.value())
     }
 }
 

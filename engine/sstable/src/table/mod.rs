@@ -1,5 +1,6 @@
 //! Tables: the [`TableBuilder`] that writes one, the [`TableReader`] that serves point lookups
-//! from it, and the [`TableIterator`] that scans it.
+//! from it (through its [`TableIndex`], the index block decoded at open), and the
+//! [`TableIterator`] that scans it.
 //!
 //! File layout (details in `docs/formats/sstable.md`):
 //!
@@ -12,11 +13,13 @@
 //! the metadata blocks follow the data blocks; every block is checksummed.
 
 mod builder;
+mod index;
 mod iterator;
 mod properties;
 mod reader;
 
 pub use builder::{TableBuilder, TableMeta};
+pub use index::TableIndex;
 pub use iterator::TableIterator;
 pub use properties::Properties;
 pub use reader::TableReader;

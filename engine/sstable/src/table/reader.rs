@@ -1,21 +1,55 @@
 //! Opens a table and serves point lookups from it.
 //!
 //! `open` reads and verifies the footer, then the index, filter and properties blocks, which
-//! stay in memory for the reader's life; data blocks are read on demand through the shared
+//! stay in memory for the reader's life (the index decoded into a [`TableIndex`]); data blocks are read on demand through the shared
 //! [`BlockCache`]. A `TableReader` is immutable after `open` and shared (`Arc`) between threads.
 
+use super::index::TableIndex;
 use super::iterator::TableIterator;
 use super::properties::Properties;
-use crate::block::{Block, BlockIter, BlockOrigin};
+use crate::block::{Block, BlockBytes, BlockIter, BlockOrigin};
 use crate::cache::BlockCache;
-use crate::filter::BloomFilter;
-use crate::format::{read_block, read_block_into, BlockHandle, Footer, FOOTER_BYTES};
-use kvstore_base::fs::RandomAccessFile;
+use crate::filter::{bloom_hash, BloomFilter};
+use crate::format::{
+    decompress_block, read_block, read_block_into, read_block_mapped, BlockHandle, Footer,
+    MappedBlock, FOOTER_BYTES,
+};
+use kvstore_base::fs::{RandomAccessFile, SharedBytes};
 use kvstore_base::iter::InternalIterator;
-use kvstore_base::key::cmp_internal;
+use kvstore_base::key::{cmp_bytes, cmp_internal};
 use kvstore_base::{Error, InternalKey, Result, SeqNo, ValueKind};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// One bit per data block: set once the block's checksum has been verified and it was found
+/// stored uncompressed.
+///
+/// Relaxed is enough: a bit only lets a reader skip re-verifying bytes that cannot change (a
+/// mapped table is immutable); a reader that does not see a bit yet verifies again.
+struct VerifiedBlocks(Vec<AtomicU64>);
+
+impl VerifiedBlocks {
+    fn new(blocks: usize) -> Self {
+        VerifiedBlocks(
+            (0..blocks.div_ceil(64))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+        )
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        self.0
+            .get(i / 64)
+            .is_some_and(|w| w.load(Ordering::Relaxed) & (1 << (i % 64)) != 0)
+    }
+
+    fn insert(&self, i: usize) {
+        if let Some(w) = self.0.get(i / 64) {
+            w.fetch_or(1 << (i % 64), Ordering::Relaxed);
+        }
+    }
+}
 
 /// An open table.
 pub struct TableReader {
@@ -25,11 +59,14 @@ pub struct TableReader {
     file_size: u64,
     /// Data blocks lie in `[0, data_end)`; the metadata blocks start at `data_end`.
     data_end: u64,
-    /// The index block: one entry per data block, last internal key → handle.
-    index: Arc<Block>,
+    /// The index block, decoded: one entry per data block, last internal key → handle.
+    index: TableIndex,
     filter: Option<BloomFilter>,
     props: Properties,
     cache: Option<Arc<BlockCache>>,
+    /// For a memory-mapped file: which data blocks (by index position) have had their checksum
+    /// verified. `None` when the file is read with `pread`.
+    verified: Option<VerifiedBlocks>,
 }
 
 impl std::fmt::Debug for TableReader {
@@ -87,9 +124,11 @@ impl TableReader {
             offset: footer.index.offset,
             exact: index_exact,
         };
-        let index = Arc::new(Block::decode(index_raw, origin)?);
+        let index = TableIndex::decode(Arc::new(Block::decode(index_raw, origin)?))?;
+        let verified = file
+            .read_shared(0, 0)
+            .map(|_| VerifiedBlocks::new(index.len()));
         Ok(Arc::new(TableReader {
-            file,
             file_number,
             path,
             file_size,
@@ -98,6 +137,8 @@ impl TableReader {
             filter,
             props,
             cache,
+            verified,
+            file,
         }))
     }
 
@@ -108,16 +149,35 @@ impl TableReader {
         user_key: &[u8],
         snapshot_seq: SeqNo,
     ) -> Result<Option<(SeqNo, ValueKind, Vec<u8>)>> {
-        if !self.may_contain(user_key) {
+        self.get_hashed(user_key, bloom_hash(user_key), snapshot_seq)
+    }
+
+    /// [`TableReader::get`] with the key's [`bloom_hash`] already computed, so a lookup that
+    /// probes one table per level hashes the key once.
+    pub fn get_hashed(
+        &self,
+        user_key: &[u8],
+        hash: u64,
+        snapshot_seq: SeqNo,
+    ) -> Result<Option<(SeqNo, ValueKind, Vec<u8>)>> {
+        if !self.may_contain_hashed(user_key, hash) {
             return Ok(None);
         }
-        let mut index = BlockIter::new(self.index.clone());
-        index.seek(user_key, snapshot_seq)?;
-        if !index.valid() {
+        self.get_unfiltered(user_key, snapshot_seq)
+    }
+
+    /// [`TableReader::get`] without consulting the bloom filter, for a caller that already
+    /// did ([`TableReader::may_contain_hashed`]).
+    pub fn get_unfiltered(
+        &self,
+        user_key: &[u8],
+        snapshot_seq: SeqNo,
+    ) -> Result<Option<(SeqNo, ValueKind, Vec<u8>)>> {
+        let i = self.index.seek(user_key, snapshot_seq);
+        let Some(handle) = self.index.handle(i) else {
             return Ok(None);
-        }
-        let handle = self.decode_handle(&index)?;
-        let mut it = BlockIter::new(self.read_data_block(handle)?);
+        };
+        let mut it = BlockIter::new(self.read_data_block(i, handle)?);
         it.seek(user_key, snapshot_seq)?;
         if !it.valid() {
             // The index promised an entry at or after the target in this block.
@@ -127,7 +187,12 @@ impl TableReader {
                 "data block ends before the key its index entry names",
             ));
         }
-        let ord = cmp_internal(it.user_key(), it.seq(), index.user_key(), index.seq());
+        let ord = cmp_internal(
+            it.user_key(),
+            it.seq(),
+            self.index.user_key(i),
+            self.index.seq(i),
+        );
         if ord == std::cmp::Ordering::Greater {
             return Err(Error::corruption(
                 &*self.path,
@@ -144,12 +209,19 @@ impl TableReader {
     /// False only if the table certainly holds no entry for `user_key` (bloom filter and key
     /// range); true when there is no filter.
     pub fn may_contain(&self, user_key: &[u8]) -> bool {
-        if user_key < self.props.smallest.user_key.as_slice()
-            || user_key > self.props.largest.user_key.as_slice()
+        self.may_contain_hashed(user_key, bloom_hash(user_key))
+    }
+
+    /// [`TableReader::may_contain`] with the key's [`bloom_hash`] already computed.
+    pub fn may_contain_hashed(&self, user_key: &[u8], hash: u64) -> bool {
+        if cmp_bytes(user_key, &self.props.smallest.user_key).is_lt()
+            || cmp_bytes(user_key, &self.props.largest.user_key).is_gt()
         {
             return false;
         }
-        self.filter.as_ref().is_none_or(|f| f.may_contain(user_key))
+        self.filter
+            .as_ref()
+            .is_none_or(|f| f.may_contain_hash(hash))
     }
 
     /// A cursor over the whole table, unpositioned until a seek.
@@ -186,25 +258,49 @@ impl TableReader {
         &self.props
     }
 
-    pub(crate) fn index_block(&self) -> Arc<Block> {
-        self.index.clone()
-    }
-
-    /// The handle stored as the value of the current index entry.
-    pub(crate) fn decode_handle(&self, index: &BlockIter) -> Result<BlockHandle> {
-        let mut v = index.value();
-        match BlockHandle::decode_from(&mut v) {
-            Some(h) if v.is_empty() => Ok(h),
-            _ => Err(Error::corruption(
-                &*self.path,
-                self.index.origin().offset,
-                "bad block handle in index",
-            )),
-        }
+    /// The decoded index.
+    pub(crate) fn index(&self) -> &TableIndex {
+        &self.index
     }
 
     /// The decoded data block at `handle`, from the cache or the file.
-    pub(crate) fn read_data_block(&self, handle: BlockHandle) -> Result<Arc<Block>> {
+    /// The decoded data block of index entry `i`, whose handle is `handle`.
+    ///
+    /// A mapped table serves an uncompressed block as a slice of its map, not through the
+    /// block cache: its checksum is verified on the block's first read (remembered in
+    /// `verified`), and each read after that costs only a restart-array check — less than a
+    /// cache lookup in a cache of many small entries. Compressed blocks and unmapped tables go
+    /// through the cache.
+    pub(crate) fn read_data_block(&self, i: usize, handle: BlockHandle) -> Result<Arc<Block>> {
+        if let Some(verified) = &self.verified {
+            if verified.contains(i) {
+                // Verified before and stored raw: the bytes alone, no trailer (its cache line,
+                // often on another page, is not touched again). The handle passed the bounds
+                // check on that first read, and the index it comes from cannot change.
+                if let Some(bytes) = self.file.read_shared(handle.offset, handle.size as usize) {
+                    return self.mapped_block(handle, bytes);
+                }
+            }
+            match read_block_mapped(&*self.file, &self.path, handle, self.data_end)? {
+                Some(MappedBlock::Raw(bytes)) => {
+                    verified.insert(i);
+                    return self.mapped_block(handle, bytes);
+                }
+                Some(MappedBlock::Zstd(stored)) => {
+                    // Compressed blocks are not marked: they are served from the cache.
+                    if let Some(b) = self
+                        .cache
+                        .as_ref()
+                        .and_then(|c| c.get(self.file_number, handle.offset))
+                    {
+                        return Ok(b);
+                    }
+                    let raw = decompress_block(&self.path, handle, self.data_end, &stored)?;
+                    return self.decode_and_cache(handle, BlockBytes::Owned(raw), false);
+                }
+                None => {}
+            }
+        }
         let buf = match &self.cache {
             Some(c) => match c.get_or_spare(self.file_number, handle.offset) {
                 Ok(b) => return Ok(b),
@@ -213,6 +309,24 @@ impl TableReader {
             None => Vec::new(),
         };
         let (raw, exact) = read_block_into(&*self.file, &self.path, handle, self.data_end, buf)?;
+        self.decode_and_cache(handle, BlockBytes::Owned(raw), exact)
+    }
+
+    fn mapped_block(&self, handle: BlockHandle, bytes: SharedBytes) -> Result<Arc<Block>> {
+        let origin = BlockOrigin {
+            file: self.path.clone(),
+            offset: handle.offset,
+            exact: true,
+        };
+        Ok(Arc::new(Block::decode(BlockBytes::Mapped(bytes), origin)?))
+    }
+
+    fn decode_and_cache(
+        &self,
+        handle: BlockHandle,
+        raw: BlockBytes,
+        exact: bool,
+    ) -> Result<Arc<Block>> {
         let origin = BlockOrigin {
             file: self.path.clone(),
             offset: handle.offset,
