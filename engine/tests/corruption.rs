@@ -485,7 +485,6 @@ fn damaged_last_manifest_edit_is_reported_not_dropped() {
     report("manifest tail", cases.len(), &failures);
 }
 
-// ---------------------------------------------------------------------------------------------
 /// Regression: a flipped length field in a WAL record with valid records after it was taken
 /// for a torn tail, and open silently dropped acknowledged writes. Every record but the last
 /// was fsynced before the next was written, so now open must fail or read everything.
