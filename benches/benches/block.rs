@@ -1,5 +1,7 @@
 //! Data block build (prefix compression + restart points) and seek within a decoded block.
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use kvstore_base::iter::InternalIterator;
 use kvstore_base::key::pack_trailer;
@@ -59,10 +61,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(2));
+    config = common::quick(Duration::from_secs(2));
     targets = bench
 }
 criterion_main!(benches);

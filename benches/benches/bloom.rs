@@ -1,5 +1,7 @@
 //! Bloom filter probes (10 bits per key) for present and absent keys, and filter build.
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use kvstore_benches::key;
 use kvstore_sstable::filter::{bloom_hash, build_filter, BloomFilter};
@@ -29,10 +31,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(2));
+    config = common::quick(Duration::from_secs(2));
     targets = bench
 }
 criterion_main!(benches);

@@ -1,5 +1,7 @@
 //! MemTable insert and point lookup (16-byte keys, 100-byte values).
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use kvstore_base::ValueKind;
 use kvstore_benches::{key, ValuePool};
@@ -40,10 +42,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(2));
+    config = common::quick(Duration::from_secs(2));
     targets = bench
 }
 criterion_main!(benches);

@@ -1,6 +1,8 @@
 //! Point reads from one SSTable of 100k entries through the block cache: hits, and misses the
 //! bloom filter rejects; plus a seek + 10 nexts with the table iterator.
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use kvstore_base::fs::{FileSystem, StdFs};
 use kvstore_base::iter::InternalIterator;
@@ -71,10 +73,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(2));
+    config = common::quick(Duration::from_secs(2));
     targets = bench
 }
 criterion_main!(benches);
