@@ -14,11 +14,10 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use crossbeam_skiplist::SkipMap;
 use kvstore_base::iter::InternalIterator;
 use kvstore_base::{Result, SeqNo, ValueKind};
 
-use crate::key::{KeyView, MemKey, Probe};
+use crate::key::{KeyView, Probe};
 use crate::memtable::MemTable;
 
 /// Entries copied by the first refill after a seek.
@@ -70,7 +69,7 @@ impl MemTableIterator {
     /// Refills from the first entry at or after `start` (seeks only: the bound never borrows
     /// from `self`).
     fn refill(&mut self, start: Bound<&dyn KeyView>) {
-        let filled = fill(&self.mem.map, start, &mut self.buf, self.batch);
+        let filled = fill(&self.mem, start, &mut self.buf, self.batch);
         self.installed(filled);
     }
 
@@ -86,12 +85,12 @@ impl MemTableIterator {
 /// Copies up to `batch` entries starting at `start` into `buf`, reusing its allocations.
 /// Returns how many were copied and whether the end of the map was reached.
 fn fill(
-    map: &SkipMap<MemKey, Vec<u8>>,
+    mem: &MemTable,
     start: Bound<&dyn KeyView>,
     buf: &mut Vec<Slot>,
     batch: usize,
 ) -> (usize, bool) {
-    let mut entry = map.lower_bound(start);
+    let mut entry = mem.map.lower_bound(start);
     let mut n = 0;
     while n < batch {
         let Some(e) = entry else {
@@ -109,10 +108,10 @@ fn fill(
         let slot = &mut buf[n];
         slot.user_key.clear();
         slot.user_key.extend_from_slice(&k.user_key);
-        slot.seq = k.seq;
-        slot.kind = k.kind;
+        slot.seq = k.seq();
+        slot.kind = k.kind();
         slot.value.clear();
-        slot.value.extend_from_slice(e.value());
+        slot.value.extend_from_slice(mem.arena.get(e.value()));
         n += 1;
         entry = e.next();
     }
@@ -160,7 +159,7 @@ impl InternalIterator for MemTableIterator {
             kind,
         };
         let filled = fill(
-            &self.mem.map,
+            &self.mem,
             Bound::Excluded(&probe as &dyn KeyView),
             &mut self.buf,
             self.batch,

@@ -16,9 +16,11 @@
 //! - [`iterator`]: [`MemTableIterator`], the [`kvstore_base::iter::InternalIterator`] over it.
 //! - [`filter`]: [`KeyFilter`], the optional in-memory bloom filter that lets a lookup skip the
 //!   skiplist search for a key the memtable does not hold.
+//! - `arena` (private): the chunks value bytes are copied into, freed with the memtable.
 //! - `key` (private): the skiplist key and the allocation-free probe used to search it.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod arena;
 pub mod filter;
 pub mod iterator;
 mod key;

@@ -14,19 +14,26 @@ use std::sync::Arc;
 use crossbeam_skiplist::SkipMap;
 use kvstore_base::{SeqNo, ValueKind};
 
+use crate::arena::{Arena, ArenaSlice};
 use crate::filter::KeyFilter;
 use crate::iterator::MemTableIterator;
-use crate::key::{KeyBytes, KeyView, MemKey, Probe};
+use crate::key::{KeyView, MemKey, Probe};
 
-/// Bytes charged per entry on top of its key and value: the skiplist node and its tower of
-/// pointers, two `Vec` headers, the sequence number and kind. An estimate; it only has to make
-/// many tiny entries count toward the flush threshold.
-pub const ENTRY_OVERHEAD_BYTES: usize = 64;
+/// Bytes charged per entry on top of its key and value: the skiplist node (key inline up to
+/// 30 bytes, the `(seq, kind)` word, where the value is, the reference count and a tower of on
+/// average two pointers) as the allocator rounds it, and the arena's slack. Measured, not
+/// guessed: `examples/footprint.rs` finds 190.7 resident bytes per entry of a 16-byte key and a
+/// 100-byte value, i.e. 75 on top of the 116 (it was 219 before values moved into the arena).
+/// Keys longer than 30 bytes cost one more allocation, not charged.
+pub const ENTRY_OVERHEAD_BYTES: usize = 75;
 
 /// A sorted, concurrent, in-memory table of internal entries. `Send + Sync`: share it in an `Arc`.
 pub struct MemTable {
-    /// Internal key -> value (empty for tombstones), in internal-key order.
-    pub(crate) map: SkipMap<MemKey, Vec<u8>>,
+    /// Internal key -> value (empty for tombstones), in internal-key order. Values live in
+    /// `arena`; a node holds only where.
+    pub(crate) map: SkipMap<MemKey, ArenaSlice>,
+    /// The value bytes of every entry; freed with the memtable.
+    pub(crate) arena: Arena,
     /// Sum over entries of key + value + [`ENTRY_OVERHEAD_BYTES`]. Relaxed: it is a flush
     /// heuristic, read after the fact, never used to order memory accesses.
     bytes: AtomicUsize,
@@ -55,6 +62,7 @@ impl MemTable {
     pub fn new() -> Self {
         MemTable {
             map: SkipMap::new(),
+            arena: Arena::new(),
             bytes: AtomicUsize::new(0),
             filter: None,
         }
@@ -72,15 +80,12 @@ impl MemTable {
     /// Inserts one entry. Safe to call from many threads at once. `(user_key, seq)` must be new.
     pub fn insert(&self, user_key: &[u8], seq: SeqNo, kind: ValueKind, value: &[u8]) {
         let charge = user_key.len() + value.len() + ENTRY_OVERHEAD_BYTES;
-        let key = MemKey {
-            user_key: KeyBytes::new(user_key),
-            seq,
-            kind,
-        };
+        let key = MemKey::new(user_key, seq, kind);
         if let Some(f) = &self.filter {
             f.insert(user_key);
         }
-        self.map.insert(key, value.to_vec());
+        let value = self.arena.push(value);
+        self.map.insert(key, value);
         self.bytes.fetch_add(charge, Ordering::Relaxed);
     }
 
@@ -106,7 +111,7 @@ impl MemTable {
             .map
             .lower_bound(Bound::Included(&probe as &dyn KeyView))?;
         let k = entry.key();
-        (k.user_key.as_slice() == user_key).then(|| (k.seq, k.kind, entry.value().clone()))
+        (k.user_key.as_slice() == user_key).then(|| (k.seq(), k.kind(), self.arena.get(entry.value()).to_vec()))
     }
 
     /// Keys + values + per-entry overhead of everything inserted so far.
