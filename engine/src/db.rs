@@ -75,9 +75,15 @@ impl MemGroup {
     }
 
     pub fn apply(&self, first_seq: SeqNo, batch: &WriteBatch) {
+        // One table lookup per run of entries of the same column family, not per entry (it
+        // takes the map's lock and clones an `Arc`).
+        let mut cur: Option<(u32, Arc<MemTable>)> = None;
         for (i, e) in batch.iter().enumerate() {
-            self.table(e.cf_id)
-                .insert(e.key, first_seq + i as u64, e.kind, e.value);
+            let t = match &cur {
+                Some((cf, t)) if *cf == e.cf_id => t,
+                _ => &cur.insert((e.cf_id, self.table(e.cf_id))).1,
+            };
+            t.insert(e.key, first_seq + i as u64, e.kind, e.value);
         }
     }
 }
