@@ -278,6 +278,7 @@ impl TableReader {
                 // often on another page, is not touched again). The handle passed the bounds
                 // check on that first read, and the index it comes from cannot change.
                 if let Some(bytes) = self.file.read_shared(handle.offset, handle.size as usize) {
+                    prefetch_block(&bytes);
                     return self.mapped_block(handle, bytes);
                 }
             }
@@ -338,4 +339,29 @@ impl TableReader {
         }
         Ok(block)
     }
+}
+
+/// Asks the CPU to start loading every cache line of a mapped block at once.
+///
+/// Why: once the data outgrows the CPU caches, a point read of a block is a chain of dependent
+/// misses — the restart count at the block's end, a restart offset, the entry it points to,
+/// the entries scanned after it — each waiting for the one before. With every line requested
+/// up front they arrive together, in about one miss's latency. The 10M-key `readrandom`
+/// profile had those misses (`Block::decode`, `decode_header`) at a quarter of the time.
+#[inline]
+fn prefetch_block(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = bytes.as_ptr();
+        let mut off = 0;
+        while off < bytes.len() {
+            // SAFETY: a prefetch is a hint: it never faults and reads nothing into the
+            // program, whatever the address (`wrapping_add` keeps the arithmetic defined).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off).cast::<i8>()) };
+            off += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
 }
