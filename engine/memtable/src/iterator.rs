@@ -4,6 +4,8 @@
 //! such a borrow without `unsafe`. So the iterator copies entries out: it fills a small buffer
 //! by walking the skiplist from one search, and when the buffer runs out it searches again just
 //! past the last copied key (entries are never removed, so that key is a sound resume point).
+//! Only keys are copied: a value is read in place from the memtable's arena (the node holds
+//! just where it is, and the arena lives as long as the iterator's `Arc` of the memtable).
 //! Batches start small after a seek (a seek is often followed by a few reads) and double up to
 //! `MAX_BATCH_ENTRIES`, so a long scan pays one `O(log n)` search per 64 entries, and the
 //! buffers' allocations are reused.
@@ -17,6 +19,7 @@ use std::sync::Arc;
 use kvstore_base::iter::InternalIterator;
 use kvstore_base::{Result, SeqNo, ValueKind};
 
+use crate::arena::ArenaSlice;
 use crate::key::{KeyView, Probe};
 use crate::memtable::MemTable;
 
@@ -25,12 +28,13 @@ const FIRST_BATCH_ENTRIES: usize = 4;
 /// Largest number of entries copied by one refill.
 const MAX_BATCH_ENTRIES: usize = 64;
 
-/// One copied entry. The `Vec`s are reused across refills.
+/// One copied entry. The key's `Vec` is reused across refills; the value is not copied at all:
+/// its bytes sit in the memtable's arena, which lives as long as the iterator's `Arc`.
 struct Slot {
     user_key: Vec<u8>,
     seq: SeqNo,
     kind: ValueKind,
-    value: Vec<u8>,
+    value: ArenaSlice,
 }
 
 /// A cursor over a memtable in internal-key order. `Send`; owns an `Arc` of its memtable.
@@ -102,7 +106,7 @@ fn fill(
                 user_key: Vec::new(),
                 seq: 0,
                 kind: ValueKind::Put,
-                value: Vec::new(),
+                value: *e.value(),
             });
         }
         let slot = &mut buf[n];
@@ -110,8 +114,7 @@ fn fill(
         slot.user_key.extend_from_slice(&k.user_key);
         slot.seq = k.seq();
         slot.kind = k.kind();
-        slot.value.clear();
-        slot.value.extend_from_slice(mem.arena.get(e.value()));
+        slot.value = *e.value();
         n += 1;
         entry = e.next();
     }
@@ -181,7 +184,7 @@ impl InternalIterator for MemTableIterator {
     }
 
     fn value(&self) -> &[u8] {
-        &self.current().value
+        self.mem.arena.get(&self.current().value)
     }
 }
 
