@@ -109,6 +109,13 @@ impl BenchEngine for RocksDb {
                     .unwrap_or(0)
             })
             .collect::<Vec<_>>();
+        // RocksDB's own account of where its bytes went (WAL, flush, compaction per level), to
+        // set beside kvstore's `written MB` line: `DB_BENCH_ROCKSDB_STATS=1 db_bench ...`.
+        if std::env::var_os("DB_BENCH_ROCKSDB_STATS").is_some() {
+            if let Ok(Some(stats)) = self.db.property_value("rocksdb.stats") {
+                eprintln!("{stats}");
+            }
+        }
         format!("levels {files:?}")
     }
 }
