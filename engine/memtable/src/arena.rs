@@ -171,9 +171,7 @@ impl Drop for Arena {
         for &(base, size) in &self.chunks.get_mut().all {
             // SAFETY: each (base, size) came from `Box::into_raw` of a `Box<[u8]>` of `size`
             // bytes in `new_chunk` and is freed exactly once, here.
-            drop(unsafe {
-                Box::from_raw(std::ptr::slice_from_raw_parts_mut(base.as_ptr(), size))
-            });
+            drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(base.as_ptr(), size)) });
         }
     }
 }
@@ -187,7 +185,20 @@ mod tests {
         let a = Arena::new();
         let mut kept = Vec::new();
         // Sizes cross the first chunk, the doubling, the large-value path and empty values.
-        let sizes = [0usize, 1, 100, 4095, 4096, 5000, 300_000, 7, 1 << 20, 2 << 20, 3, 0];
+        let sizes = [
+            0usize,
+            1,
+            100,
+            4095,
+            4096,
+            5000,
+            300_000,
+            7,
+            1 << 20,
+            2 << 20,
+            3,
+            0,
+        ];
         for round in 0..20u8 {
             for (i, &n) in sizes.iter().enumerate() {
                 let v: Vec<u8> = (0..n).map(|j| (j as u8) ^ round ^ i as u8).collect();
@@ -210,7 +221,11 @@ mod tests {
         }
         let used: usize = kept.iter().map(|(_, v)| v.len()).sum();
         // At most one chunk's worth of slack beyond the bytes themselves.
-        assert!(a.allocated_bytes() <= used + MAX_CHUNK_BYTES, "{}", a.allocated_bytes());
+        assert!(
+            a.allocated_bytes() <= used + MAX_CHUNK_BYTES,
+            "{}",
+            a.allocated_bytes()
+        );
         assert!(kept.iter().all(|(s, v)| a.get(s) == &v[..]));
     }
 

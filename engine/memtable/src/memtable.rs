@@ -111,7 +111,8 @@ impl MemTable {
             .map
             .lower_bound(Bound::Included(&probe as &dyn KeyView))?;
         let k = entry.key();
-        (k.user_key.as_slice() == user_key).then(|| (k.seq(), k.kind(), self.arena.get(entry.value()).to_vec()))
+        (k.user_key.as_slice() == user_key)
+            .then(|| (k.seq(), k.kind(), self.arena.get(entry.value()).to_vec()))
     }
 
     /// Keys + values + per-entry overhead of everything inserted so far.
