@@ -96,7 +96,8 @@ impl Arena {
     }
 
     /// Copies `bytes` into the arena. Values longer than `u32::MAX` bytes are not supported by
-    /// the memtable (the engine's batch format caps a value far below that).
+    /// the memtable; the engine refuses values over 256 MiB (`MAX_VALUE_BYTES`) before they get
+    /// here, so the assertion below cannot fire from the engine.
     pub fn push(&self, bytes: &[u8]) -> ArenaSlice {
         if bytes.is_empty() {
             return ArenaSlice::EMPTY;
