@@ -215,10 +215,11 @@ impl Version {
         }
         // Every filter probed before any table is searched: the probes are independent loads
         // (cache misses at scale), so they are in flight together instead of one table's
-        // after another's. One hash serves every filter.
+        // after another's. One hash serves every filter; `covering` already checked each
+        // table's key range.
         let mut maybe = 0u32;
         for (j, t) in cands[..n].iter().enumerate() {
-            let m = t.is_some_and(|t| t.may_contain_hashed(key, hash));
+            let m = t.is_some_and(|t| t.filter_may_contain_hash(hash));
             maybe |= u32::from(m) << j;
         }
         for (j, t) in cands[..n].iter().enumerate() {

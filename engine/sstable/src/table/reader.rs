@@ -1,8 +1,10 @@
 //! Opens a table and serves point lookups from it.
 //!
 //! `open` reads and verifies the footer, then the index, filter and properties blocks, which
-//! stay in memory for the reader's life (the index decoded into a [`TableIndex`]); data blocks are read on demand through the shared
-//! [`BlockCache`]. A `TableReader` is immutable after `open` and shared (`Arc`) between threads.
+//! stay in memory for the reader's life (the index decoded into a [`TableIndex`]). Data blocks
+//! are read on demand: an uncompressed block of a memory-mapped table straight from the map
+//! (verified on its first read), every other block through the shared [`BlockCache`]. A
+//! `TableReader` is immutable after `open` and shared (`Arc`) between threads.
 
 use super::index::TableIndex;
 use super::iterator::TableIterator;
@@ -219,6 +221,14 @@ impl TableReader {
         {
             return false;
         }
+        self.filter_may_contain_hash(hash)
+    }
+
+    /// The bloom filter's answer alone, for a caller that has already checked the key against
+    /// the table's range (`Version::get` picks tables by their manifest key range, which is
+    /// the same range). True when there is no filter.
+    #[inline]
+    pub fn filter_may_contain_hash(&self, hash: u64) -> bool {
         self.filter
             .as_ref()
             .is_none_or(|f| f.may_contain_hash(hash))
@@ -263,7 +273,6 @@ impl TableReader {
         &self.index
     }
 
-    /// The decoded data block at `handle`, from the cache or the file.
     /// The decoded data block of index entry `i`, whose handle is `handle`.
     ///
     /// A mapped table serves an uncompressed block as a slice of its map, not through the
@@ -282,20 +291,21 @@ impl TableReader {
                     return self.mapped_block(handle, bytes);
                 }
             }
+            // Compressed blocks are never marked verified: they are served from the cache, which
+            // is asked before the stored bytes are read and checksummed again.
+            if let Some(b) = self
+                .cache
+                .as_ref()
+                .and_then(|c| c.get(self.file_number, handle.offset))
+            {
+                return Ok(b);
+            }
             match read_block_mapped(&*self.file, &self.path, handle, self.data_end)? {
                 Some(MappedBlock::Raw(bytes)) => {
                     verified.insert(i);
                     return self.mapped_block(handle, bytes);
                 }
                 Some(MappedBlock::Zstd(stored)) => {
-                    // Compressed blocks are not marked: they are served from the cache.
-                    if let Some(b) = self
-                        .cache
-                        .as_ref()
-                        .and_then(|c| c.get(self.file_number, handle.offset))
-                    {
-                        return Ok(b);
-                    }
                     let raw = decompress_block(&self.path, handle, self.data_end, &stored)?;
                     return self.decode_and_cache(handle, BlockBytes::Owned(raw), false);
                 }
@@ -346,8 +356,9 @@ impl TableReader {
 /// Why: once the data outgrows the CPU caches, a point read of a block is a chain of dependent
 /// misses — the restart count at the block's end, a restart offset, the entry it points to,
 /// the entries scanned after it — each waiting for the one before. With every line requested
-/// up front they arrive together, in about one miss's latency. The 10M-key `readrandom`
-/// profile had those misses (`Block::decode`, `decode_header`) at a quarter of the time.
+/// up front they can overlap. The 10M-key `readrandom` profile had those misses
+/// (`Block::decode`, `decode_header`) at a quarter of the time; the gain of the prefetch itself
+/// was within the noise of the runs that measured it (docs/benchmarks.md, fourth round).
 #[inline]
 fn prefetch_block(bytes: &[u8]) {
     #[cfg(target_arch = "x86_64")]
