@@ -67,8 +67,6 @@ struct Chunks {
     cur_cap: usize,
     /// Size of the next regular chunk.
     next_chunk: usize,
-    /// Bytes of all chunks.
-    allocated: usize,
 }
 
 /// Append-only storage for value bytes. `Send + Sync`.
@@ -90,7 +88,6 @@ impl Arena {
                 cur_used: 0,
                 cur_cap: 0,
                 next_chunk: FIRST_CHUNK_BYTES,
-                allocated: 0,
             }),
         }
     }
@@ -151,7 +148,7 @@ impl Arena {
     /// Bytes of every chunk allocated so far (including free space at the end of each).
     #[cfg(test)]
     pub fn allocated_bytes(&self) -> usize {
-        self.chunks.lock().allocated
+        self.chunks.lock().all.iter().map(|&(_, size)| size).sum()
     }
 }
 
@@ -162,7 +159,6 @@ impl Chunks {
         // SAFETY: `Box::into_raw` never returns null.
         let base = unsafe { NonNull::new_unchecked(raw) };
         self.all.push((base, size));
-        self.allocated += size;
         base
     }
 }

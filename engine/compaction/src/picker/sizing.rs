@@ -5,8 +5,10 @@
 //!   `level_size_multiplier` times more ([`level_target_bytes`]); L0 compacts into L1.
 //! - **dynamic** (RocksDB's `level_compaction_dynamic_level_bytes`): targets are derived from
 //!   the size of the largest level downward, `target(L) = largest / multiplier^(last - L)`, and
-//!   L0 compacts into the *base level*, the deepest level whose derived target still exceeds
-//!   `max_bytes_for_level_base` (or the last level while the data is smaller than that). Most
+//!   L0 compacts into the *base level*: starting at the first non-empty level under L0 and
+//!   moving up while the derived target there exceeds `max_bytes_for_level_base`, i.e. the
+//!   deepest such level whose target is at most that (the first non-empty level itself while
+//!   the data is small; the last level when everything below L0 is empty). Most
 //!   data then sits in the last level, so obsolete versions above it are bounded by about
 //!   `1 / multiplier` of the live data, instead of by the static targets of the upper levels.
 //!

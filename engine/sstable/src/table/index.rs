@@ -196,13 +196,6 @@ impl TableIndex {
     pub(crate) fn common_len(&self) -> usize {
         self.common_len
     }
-
-    /// Bytes of memory the decoded index holds.
-    pub fn bytes(&self) -> usize {
-        self.keys.capacity()
-            + self.entries.capacity() * std::mem::size_of::<IndexEntry>()
-            + self.prefixes.capacity() * 8
-    }
 }
 
 #[cfg(test)]
