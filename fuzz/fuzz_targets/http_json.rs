@@ -1,6 +1,6 @@
 //! The HTTP JSON bodies (`/set`, `/bulk_set`, `POST /semantic_search`, `/cluster/join`):
 //! arbitrary bytes must be accepted or answered with a 4xx `ApiError`, never a panic, a 5xx or a
-//! huge allocation; whatever is accepted respects the configured limits.
+//! huge allocation; whatever is accepted respects the configured key and value limits.
 #![no_main]
 
 use kvstore_server::node::SemanticQuery;
@@ -18,7 +18,8 @@ fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else {
         return;
     };
-    // Small limits, so that the fuzzer reaches the limit checks with short inputs.
+    // Small key and value limits, so that the fuzzer reaches those checks with short inputs.
+    // (`max_body_bytes` is enforced by the route filter before parsing, not by these parsers.)
     let limits = Limits {
         max_key_bytes: 16,
         max_value_bytes: 64,

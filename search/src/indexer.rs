@@ -386,10 +386,11 @@ impl Indexer {
     }
 
     /// [`Indexer::put_many`] with an optional caller-supplied vector per document.
-    pub fn put_many_with_vectors(&self, items: Vec<DocWithVector>) -> Result<()> {
+    pub fn put_many_with_vectors(&self, mut items: Vec<DocWithVector>) -> Result<()> {
+        // The vectors are moved, not copied: only keys and values stay borrowed.
         let with: Vec<_> = items
-            .iter()
-            .map(|(k, v, x)| (k.as_slice(), v.as_slice(), x.clone()))
+            .iter_mut()
+            .map(|(k, v, x)| (k.as_slice(), v.as_slice(), x.take()))
             .collect();
         self.put_many_inner(with)
     }
@@ -411,43 +412,53 @@ impl Indexer {
 
     /// Analyzes and embeds `items` (pure CPU work, no lock held), on several threads when the
     /// batch is large enough to pay for them; the order is kept.
-    fn prepare_all<'a>(&self, items: Vec<DocRef<'a>>) -> Result<Vec<Prepared<'a>>> {
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
+    fn prepare_all<'a>(&self, mut items: Vec<DocRef<'a>>) -> Result<Vec<Prepared<'a>>> {
+        let prep = |(k, v, x): DocRef<'a>| self.prepare(Cow::Borrowed(k), Cow::Borrowed(v), x);
+        if items.len() < 2 * PREPARE_DOCS_PER_THREAD_MIN {
+            return items.into_iter().map(prep).collect();
+        }
+        // The machine's parallelism is read once per process: on Linux the call reads the
+        // affinity mask and cgroup files each time.
+        static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let cpus =
+            *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let threads = cpus
             .min(PREPARE_THREADS_MAX)
             .min(items.len() / PREPARE_DOCS_PER_THREAD_MIN)
             .max(1);
-        let prep =
-            |(k, v, x): &DocRef<'a>| self.prepare(Cow::Borrowed(k), Cow::Borrowed(v), x.clone());
-        if threads == 1 {
-            return items.iter().map(prep).collect();
-        }
-        let run = |r: std::ops::Range<usize>| items[r].iter().map(prep).collect::<Result<Vec<_>>>();
+        // Owned chunks in order, each moved to its thread (the vectors are not copied).
         let per = items.len().div_ceil(threads);
-        let ranges: Vec<_> = (0..threads)
-            .map(|i| i * per..((i + 1) * per).min(items.len()))
-            .filter(|r| !r.is_empty())
-            .collect();
+        let mut chunks = Vec::with_capacity(threads);
+        while items.len() > per {
+            chunks.push(items.split_off(items.len() - per));
+        }
+        chunks.push(items);
+        chunks.reverse();
+        let run = |chunk: Vec<DocRef<'a>>| chunk.into_iter().map(prep).collect::<Result<Vec<_>>>();
+        let mut chunks = chunks.into_iter();
+        let first = chunks.next().unwrap_or_default();
         std::thread::scope(|s| {
-            // Every range but the first on its own thread; if a thread cannot be started, this
-            // thread prepares that range itself (slower, never wrong).
-            let parts: Vec<_> = ranges[1..]
-                .iter()
-                .map(|r| {
-                    let (start, end) = (r.start, r.end);
+            // Every chunk but the first on its own thread; if a thread cannot be started, this
+            // thread prepares that chunk itself (slower, never wrong).
+            let parts: Vec<_> = chunks
+                .map(|chunk| {
+                    // `spawn_scoped` consumes its closure even when it fails, so the chunk goes
+                    // through a slot the failure path can take it back from.
+                    let slot = std::sync::Arc::new(Mutex::new(Some(chunk)));
+                    let theirs = slot.clone();
                     std::thread::Builder::new()
                         .name("kvstore-prepare".into())
-                        .spawn_scoped(s, move || run(start..end))
-                        .map_err(|_| start..end)
+                        .spawn_scoped(s, move || run(theirs.lock().take().unwrap_or_default()))
+                        .map_err(|_| slot.lock().take().unwrap_or_default())
                 })
                 .collect();
-            let mut out = run(ranges[0].clone())?;
+            let mut out = run(first)?;
             for p in parts {
                 let part = match p {
                     Ok(h) => h.join().map_err(|_| {
                         Error::Embedder("a document preparation thread panicked".into())
                     })??,
-                    Err(r) => run(r)?,
+                    Err(chunk) => run(chunk)?,
                 };
                 out.extend(part);
             }

@@ -60,8 +60,8 @@ pub fn posting_prefix(term: &str) -> Vec<u8> {
 
 /// `term 0x00 doc_key`.
 pub fn posting_key(term: &str, doc: &[u8]) -> Vec<u8> {
-    let mut k = posting_prefix(term);
-    k.extend_from_slice(doc);
+    let mut k = Vec::with_capacity(term.len() + 1 + doc.len());
+    posting_key_into(&mut k, term, doc);
     k
 }
 
@@ -91,7 +91,7 @@ pub fn encode_posting_into(v: &mut Vec<u8>, doc_len: u32, positions: &[u32]) {
     }
 }
 
-/// [`posting_key`] into a reused buffer (cleared first).
+/// [`posting_key`] into a reused buffer (cleared first); starts with [`posting_prefix`].
 pub fn posting_key_into(k: &mut Vec<u8>, term: &str, doc: &[u8]) {
     k.clear();
     k.extend_from_slice(term.as_bytes());
