@@ -15,7 +15,10 @@
 //! Buffer recycling: the buffer of an evicted block nobody else holds goes to a small per-shard
 //! spare list ([`SPARE_BUFFERS_PER_SHARD`]), and a miss is handed one of them
 //! ([`BlockCache::get_or_spare`]) to read the missing block into, so the steady state of a
-//! missing workload neither frees nor allocates nor zero-fills a block buffer. Spare buffers are
+//! missing workload neither frees nor allocates nor zero-fills a block buffer. This serves
+//! tables read with `pread` (file systems that do not map files, e.g. `FaultFs`) and stored
+//! uncompressed; on the real file system tables are mapped, their uncompressed blocks bypass the
+//! cache, and a compressed block's miss decompresses into a fresh buffer. Spare buffers are
 //! not charged to the capacity (at most `NUM_SHARDS * SPARE_BUFFERS_PER_SHARD` blocks).
 //!
 //! Values are `Arc<Block>`: an evicted block stays alive while an iterator still holds it.
