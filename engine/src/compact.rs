@@ -69,6 +69,7 @@ impl DbInner {
             edit.deleted.push((cf, task.output_level, f.number));
         }
         let mut written = 0;
+        let mut opened = Vec::new();
         if task.trivial_move {
             for f in &task.inputs {
                 edit.added.push(AddedFile {
@@ -102,8 +103,9 @@ impl DbInner {
                     BaseError::io(format!("fsync directory {}", self.dir.display()), e)
                 })?;
             }
-            for meta in outputs {
+            for (meta, reader) in outputs {
                 written += meta.size;
+                opened.push(reader);
                 edit.added.push(AddedFile {
                     cf,
                     level: task.output_level,
@@ -113,7 +115,7 @@ impl DbInner {
         }
         {
             let mut vs = self.versions.lock();
-            self.log_and_apply(&mut vs, edit, |cur, v| SuperVersion {
+            self.log_and_apply(&mut vs, edit, &opened, |cur, v| SuperVersion {
                 mem: cur.mem.clone(),
                 imm: cur.imm.clone(),
                 version: v,

@@ -324,11 +324,13 @@ impl DbInner {
     }
 
     /// Appends `edit` to the manifest and installs the resulting version, keeping memtables
-    /// as `make_sv` says. Caller holds `versions`.
+    /// as `make_sv` says. Added tables found in `opened` (already open, by file number) are
+    /// installed as they are; others are opened here. Caller holds `versions`.
     pub fn log_and_apply(
         &self,
         vs: &mut VersionState,
         mut edit: VersionEdit,
+        opened: &[Arc<TableReader>],
         make_sv: impl FnOnce(&SuperVersion, Arc<Version>) -> SuperVersion,
     ) -> Result<()> {
         edit.next_file_number = Some(self.next_file.load(Ordering::SeqCst));
@@ -337,7 +339,12 @@ impl DbInner {
         apply_edit(&mut levels, &edit, self.opts.num_levels)
             .map_err(|why| Error::InvalidArgument(format!("internal: bad edit: {why}")))?;
         let cur = self.current();
-        let version = Version::build(&levels, Some(&cur.version), |m| self.open_table(m))?;
+        let version = Version::build(&levels, Some(&cur.version), |m| {
+            match opened.iter().find(|t| t.file_number() == m.number) {
+                Some(t) => Ok(t.clone()),
+                None => self.open_table(m),
+            }
+        })?;
         if let Err(e) = vs.manifest.append(&edit) {
             self.poison_for("manifest write failed", &e);
             return Err(e.into());
@@ -713,7 +720,7 @@ impl Db {
             ..Default::default()
         };
         self.inner
-            .log_and_apply(&mut vs, edit, |cur, v| SuperVersion {
+            .log_and_apply(&mut vs, edit, &[], |cur, v| SuperVersion {
                 mem: cur.mem.clone(),
                 imm: cur.imm.clone(),
                 version: v,

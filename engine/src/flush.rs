@@ -14,18 +14,20 @@ use crate::stats::Counters;
 use kvstore_base::iter::InternalIterator;
 use kvstore_base::Error as BaseError;
 use kvstore_compaction::{CompactionIterator, FileMeta};
-use kvstore_sstable::TableBuilder;
+use kvstore_sstable::{TableBuilder, TableReader};
 use std::sync::Arc;
 use std::time::Duration;
 
 impl DbInner {
     /// Writes the entries of `iter` into new tables, starting a new table at a user-key
     /// boundary once one reaches `target_bytes`. Tables are fsynced; the directory is not.
+    /// Each table comes back opened, its blocks already verified (see
+    /// [`DbInner::finish_table`]), for [`DbInner::log_and_apply`] to install.
     pub(crate) fn write_tables(
         &self,
         iter: &mut dyn InternalIterator,
         target_bytes: u64,
-    ) -> Result<Vec<FileMeta>> {
+    ) -> Result<Vec<(FileMeta, Arc<TableReader>)>> {
         let mut out = Vec::new();
         let mut builder: Option<(u64, TableBuilder)> = None;
         let mut last_key: Vec<u8> = Vec::new();
@@ -61,16 +63,23 @@ impl DbInner {
         Ok(out)
     }
 
-    fn finish_table(&self, number: u64, b: TableBuilder) -> Result<FileMeta> {
+    /// Finishes (and fsyncs) a table, opens it and checks every block's checksum once, here
+    /// on the background thread that wrote it: readers of a mapped table then never hash a
+    /// block on their first touch of it, and a table that does not read back as written fails
+    /// its flush or compaction instead of being installed.
+    fn finish_table(&self, number: u64, b: TableBuilder) -> Result<(FileMeta, Arc<TableReader>)> {
         let m = b.finish()?;
-        Ok(FileMeta {
+        let meta = FileMeta {
             number,
             size: m.file_size,
             smallest: m.smallest.user_key,
             largest: m.largest.user_key,
             smallest_seq: m.smallest_seq,
             largest_seq: m.largest_seq,
-        })
+        };
+        let reader = self.open_table(&meta)?;
+        reader.verify_data_blocks()?;
+        Ok((meta, reader))
     }
 
     /// Flushes the oldest frozen memtable group, if any.
@@ -90,14 +99,16 @@ impl DbInner {
             .collect();
         tables.sort_by_key(|(cf, _)| *cf);
         let mut bytes = 0;
+        let mut opened = Vec::new();
         for (cf, t) in tables {
             if t.is_empty() {
                 continue;
             }
             let mut it = CompactionIterator::new(t.iter(), snapshots.clone(), false);
-            for meta in self.write_tables(&mut it, u64::MAX)? {
+            for (meta, reader) in self.write_tables(&mut it, u64::MAX)? {
                 bytes += meta.size;
                 edit.added.push(AddedFile { cf, level: 0, meta });
+                opened.push(reader);
             }
         }
         if !edit.added.is_empty() {
@@ -118,7 +129,7 @@ impl DbInner {
                 .min()
                 .unwrap_or(cur.mem.wal_number);
             edit.log_number = Some(next_log);
-            self.log_and_apply(&mut vs, edit, |cur, v| SuperVersion {
+            self.log_and_apply(&mut vs, edit, &opened, |cur, v| SuperVersion {
                 mem: cur.mem.clone(),
                 imm: cur
                     .imm
