@@ -24,6 +24,10 @@ pub struct TableIterator {
     /// The current index entry; `index().len()` when past the last one.
     pos: usize,
     data: Option<BlockIter>,
+    /// Whether the current block passed `TableReader::check_block` (every verified block of a
+    /// mapped table has): its entries are in order and its last key is its index key, so the
+    /// per-entry comparison with the index key is already settled.
+    checked: bool,
 }
 
 impl TableIterator {
@@ -33,16 +37,22 @@ impl TableIterator {
             table,
             pos,
             data: None,
+            checked: false,
         }
     }
 
     /// Opens the data block of the current index entry, if any.
     fn load_block(&mut self) -> Result<()> {
         self.data = None;
+        self.checked = false;
         if let Some(handle) = self.table.index().handle(self.pos) {
-            self.data = Some(BlockIter::new(
-                self.table.read_data_block(self.pos, handle)?,
-            ));
+            let (block, checked) = self.table.data_block(self.pos, handle)?;
+            self.data = Some(if checked {
+                BlockIter::new_ordered(block)
+            } else {
+                BlockIter::new(block)
+            });
+            self.checked = checked;
         }
         Ok(())
     }
@@ -58,6 +68,9 @@ impl TableIterator {
                 d,
                 "data block ends before the key its index entry names",
             ));
+        }
+        if self.checked {
+            return Ok(());
         }
         let index = self.table.index();
         let ord = cmp_internal(

@@ -180,7 +180,11 @@ impl TableReader {
             return Ok(None);
         };
         let (block, checked) = self.data_block(i, handle)?;
-        let mut it = BlockIter::new(block);
+        let mut it = if checked {
+            BlockIter::new_ordered(block)
+        } else {
+            BlockIter::new(block)
+        };
         it.seek(user_key, snapshot_seq)?;
         if !it.valid() {
             // The index promised an entry at or after the target in this block.
@@ -318,13 +322,10 @@ impl TableReader {
     /// `verified`), and each read after that costs only a restart-array check — less than a
     /// cache lookup in a cache of many small entries. Compressed blocks and unmapped tables go
     /// through the cache.
-    pub(crate) fn read_data_block(&self, i: usize, handle: BlockHandle) -> Result<Arc<Block>> {
-        self.data_block(i, handle).map(|(b, _)| b)
-    }
-
-    /// [`TableReader::read_data_block`], and whether the block has passed
-    /// [`TableReader::check_block`] (every verified block of a mapped table has).
-    fn data_block(&self, i: usize, handle: BlockHandle) -> Result<(Arc<Block>, bool)> {
+    ///
+    /// Also returns whether the block has passed [`TableReader::check_block`] (every verified
+    /// block of a mapped table has), so callers may skip comparing its entries with the index.
+    pub(crate) fn data_block(&self, i: usize, handle: BlockHandle) -> Result<(Arc<Block>, bool)> {
         if let Some(verified) = &self.verified {
             if verified.contains(i) {
                 // Verified before and stored raw: the bytes alone, no trailer (its cache line,
