@@ -89,6 +89,50 @@ fn sort_levels(levels: &mut [Vec<FileMeta>]) {
 pub struct CfVersion {
     pub name: String,
     pub levels: Vec<Vec<Arc<TableFile>>>,
+    /// Per level, the largest user key of each table in level order, packed: what a point
+    /// lookup binary-searches to find the one table of a sorted level that may hold its key.
+    largest: Vec<PackedKeys>,
+}
+
+/// Keys side by side in one buffer. Searching `levels[l]` through each table's `Arc` and then
+/// its key's own allocation was two dependent loads per step (3.5 % of a 10M-key
+/// `readrandom`); here a step reads one offset and bytes that sit together and stay cached.
+#[derive(Clone, Default)]
+struct PackedKeys {
+    bytes: Vec<u8>,
+    /// Key `i` is `bytes[ends[i - 1]..ends[i]]` (from 0 for the first).
+    ends: Vec<usize>,
+}
+
+impl PackedKeys {
+    fn new<'a>(keys: impl Iterator<Item = &'a [u8]>) -> Self {
+        let mut p = PackedKeys::default();
+        for k in keys {
+            p.bytes.extend_from_slice(k);
+            p.ends.push(p.bytes.len());
+        }
+        p
+    }
+
+    fn key(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+
+    /// The number of keys that sort before `key`.
+    fn count_before(&self, key: &[u8]) -> usize {
+        let (mut lo, mut len) = (0usize, self.ends.len());
+        while len > 0 {
+            let half = len / 2;
+            if cmp_bytes(self.key(lo + half), key).is_lt() {
+                lo += half + 1;
+                len -= half + 1;
+            } else {
+                len = half;
+            }
+        }
+        lo
+    }
 }
 
 /// Tables a point lookup gathers before probing their filters together (see `Version::get`);
@@ -98,14 +142,22 @@ const MAX_PROBED_TABLES: usize = 16;
 /// The tables of `level` whose key range covers `key`: in L0 (overlapping, newest first) every
 /// such table, in a deeper level (sorted, disjoint) at most one.
 fn covering<'a>(
+    c: &'a CfVersion,
     level: usize,
-    files: &'a [Arc<TableFile>],
     key: &'a [u8],
 ) -> impl Iterator<Item = &'a Arc<TableFile>> + 'a {
+    let files = c.levels.get(level).map_or(&[][..], |l| l.as_slice());
     let candidates = if level == 0 {
         files
     } else {
-        let i = files.partition_point(|t| cmp_bytes(&t.meta.largest, key).is_lt());
+        let i = c
+            .largest
+            .get(level)
+            .filter(|p| p.ends.len() == files.len())
+            .map_or_else(
+                || files.partition_point(|t| cmp_bytes(&t.meta.largest, key).is_lt()),
+                |p| p.count_before(key),
+            );
         &files[i.min(files.len())..(i + 1).min(files.len())]
     };
     candidates.iter().filter(move |t| {
@@ -120,8 +172,8 @@ fn get_one_by_one(
     hash: u64,
     seq: SeqNo,
 ) -> Result<Option<(SeqNo, ValueKind, Vec<u8>)>> {
-    for (level, files) in c.levels.iter().enumerate() {
-        for t in covering(level, files, key) {
+    for level in 0..c.levels.len() {
+        for t in covering(c, level, key) {
             if let Some(hit) = t.reader.get_hashed(key, hash, seq)? {
                 return Ok(Some(hit));
             }
@@ -170,11 +222,16 @@ impl Version {
                 }
                 levels.push(files);
             }
+            let largest = levels
+                .iter()
+                .map(|files| PackedKeys::new(files.iter().map(|t| t.meta.largest.as_slice())))
+                .collect();
             cfs.insert(
                 *id,
                 CfVersion {
                     name: c.name.clone(),
                     levels,
+                    largest,
                 },
             );
         }
@@ -203,8 +260,8 @@ impl Version {
         // The tables whose key range covers the key, newest data first.
         let mut cands: [Option<&TableReader>; MAX_PROBED_TABLES] = [None; MAX_PROBED_TABLES];
         let mut n = 0;
-        for (level, files) in c.levels.iter().enumerate() {
-            for t in covering(level, files, key) {
+        for level in 0..c.levels.len() {
+            for t in covering(c, level, key) {
                 if n == MAX_PROBED_TABLES {
                     // A deep L0 backlog: probe table by table.
                     return get_one_by_one(c, key, hash, seq);
@@ -256,4 +313,29 @@ impl Version {
 /// Turns an edit-application failure into a manifest corruption error.
 pub fn edit_error(path: &std::path::Path, why: String) -> Error {
     Error::corruption(path, 0, format!("inconsistent version edit: {why}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PackedKeys;
+    use kvstore_base::key::cmp_bytes;
+
+    proptest::proptest! {
+        /// The packed search counts what a search over the separate keys counts.
+        #[test]
+        fn packed_keys_count_like_a_partition(
+            keys in proptest::collection::btree_set(proptest::collection::vec(0u8..4, 0..6), 0..40),
+            probes in proptest::collection::vec(proptest::collection::vec(0u8..4, 0..7), 1..30),
+        ) {
+            let keys: Vec<Vec<u8>> = keys.into_iter().collect();
+            let packed = PackedKeys::new(keys.iter().map(|k| k.as_slice()));
+            for (i, k) in keys.iter().enumerate() {
+                proptest::prop_assert_eq!(packed.key(i), k.as_slice());
+            }
+            for p in &probes {
+                let want = keys.partition_point(|k| cmp_bytes(k, p).is_lt());
+                proptest::prop_assert_eq!(packed.count_before(p), want);
+            }
+        }
+    }
 }
