@@ -381,15 +381,19 @@ impl TableReader {
     fn check_block(&self, i: usize, block: &Arc<Block>) -> Result<()> {
         let mut it = BlockIter::new(block.clone());
         it.seek_to_first()?;
-        let mut last = None;
+        let mut agrees = false;
         while it.valid() {
-            last = Some((it.user_key().to_vec(), it.seq()));
+            if it.at_last_entry() {
+                agrees = cmp_internal(
+                    it.user_key(),
+                    it.seq(),
+                    self.index.user_key(i),
+                    self.index.seq(i),
+                ) == std::cmp::Ordering::Equal;
+                break;
+            }
             it.next()?;
         }
-        let agrees = last.is_some_and(|(k, s)| {
-            cmp_internal(&k, s, self.index.user_key(i), self.index.seq(i))
-                == std::cmp::Ordering::Equal
-        });
         if !agrees {
             return Err(Error::corruption(
                 &*self.path,
