@@ -38,10 +38,28 @@ impl DbInner {
     /// Picks the most urgent task over all column families and runs it. False if none.
     fn compact_once(&self) -> Result<bool> {
         let _one = self.compaction_lock.lock();
+        match self.pick_most_urgent() {
+            Some((cf, task)) => {
+                self.run_compaction(cf, &task)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// True while a compaction runs or the picker would start one. Waits for a running one
+    /// to end (the background thread holds `compaction_lock` while it works).
+    pub(crate) fn compaction_pending(&self) -> bool {
+        let _one = self.compaction_lock.lock();
+        self.pick_most_urgent().is_some()
+    }
+
+    /// The task the picker finds most urgent over all column families, if any.
+    fn pick_most_urgent(&self) -> Option<(u32, CompactionTask)> {
         let levels = self.versions.lock().levels.clone();
         let busy = HashSet::new();
         let opts = self.picker_options();
-        let best = levels
+        levels
             .iter()
             .filter_map(|(cf, c)| {
                 let view = LevelsView {
@@ -50,14 +68,7 @@ impl DbInner {
                 };
                 LeveledStrategy.pick(&view, &opts).map(|t| (*cf, t))
             })
-            .max_by(|a, b| a.1.score.total_cmp(&b.1.score));
-        match best {
-            Some((cf, task)) => {
-                self.run_compaction(cf, &task)?;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+            .max_by(|a, b| a.1.score.total_cmp(&b.1.score))
     }
 
     fn run_compaction(&self, cf: u32, task: &CompactionTask) -> Result<()> {

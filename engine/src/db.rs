@@ -796,6 +796,28 @@ impl Db {
         self.inner.flush_all()
     }
 
+    /// Waits until background work has settled: no memtable waiting to be flushed, no
+    /// compaction running, none the picker would start (RocksDB's `WaitForCompact`). Writes
+    /// may go on meanwhile, so with a steady writer it may never return; benchmarks and tests
+    /// call it between phases. Fails if the database is closed or has stopped taking writes
+    /// (a failed flush or compaction would otherwise leave work pending forever).
+    pub fn wait_for_compactions(&self) -> Result<()> {
+        loop {
+            self.check_open()?;
+            self.inner.check_writable()?;
+            let flush_pending = !self.inner.current().imm.is_empty();
+            if !flush_pending && !self.inner.compaction_pending() {
+                return Ok(());
+            }
+            if !flush_pending {
+                // The picker wants a task the background thread has not started yet.
+                self.inner.bg.lock().compaction_wanted = true;
+                self.inner.bg_cv.notify_all();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
     /// Compacts the tables overlapping `[start, end]` (None = unbounded) down to the last level
     /// and waits for it.
     pub fn compact_range(&self, start: Option<&[u8]>, end: Option<&[u8]>) -> Result<()> {
