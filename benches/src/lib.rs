@@ -138,6 +138,31 @@ mod tests {
     }
 
     #[test]
+    fn waitforcompaction_settles_kvstore_and_is_not_a_workload() {
+        use crate::engine::{open, EngineConfig};
+        use crate::workload::{run, WorkloadConfig, WAIT_FOR_COMPACTION};
+        let d = tempfile::tempdir().unwrap();
+        let cfg = EngineConfig {
+            memtable_bytes: 64 << 10,
+            cache_bytes: 1 << 20,
+            kvstore_zstd: 0,
+        };
+        let db = open("kvstore", d.path(), &cfg).unwrap();
+        let wl = WorkloadConfig {
+            num: 20_000,
+            reads: 1_000,
+            value_size: 100,
+            sync_ops: 10,
+            seed: 1,
+            progress: false,
+        };
+        run(db.as_ref(), "fillrandom", &wl).unwrap();
+        assert!(db.wait_for_compaction().unwrap());
+        let e = run(db.as_ref(), WAIT_FOR_COMPACTION, &wl).unwrap_err();
+        assert!(e.to_string().contains("unknown benchmark"), "{e}");
+    }
+
+    #[test]
     fn percentiles_of_known_samples() {
         let mut s: Vec<u64> = (1..=1000).map(|i| i * 1000).collect();
         let p = percentiles(&mut s);

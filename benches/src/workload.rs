@@ -26,6 +26,9 @@ pub const ALL: &[&str] = &[
     "fillsync",
 ];
 
+/// Not a workload: the step that waits for background work to settle (`BenchEngine::wait_for_compaction`).
+pub const WAIT_FOR_COMPACTION: &str = "waitforcompaction";
+
 /// Writers in `fillsync`.
 pub const FILLSYNC_THREADS: u64 = 4;
 /// Entries read after each seek in `seekrandom`.
@@ -240,7 +243,10 @@ pub fn run(db: &dyn BenchEngine, name: &str, cfg: &WorkloadConfig) -> Result<Row
             ops = lat.len() as u64;
             user_bytes = ops * (16 + cfg.value_size as u64);
         }
-        other => bail!("unknown benchmark {other:?} (known: {})", ALL.join(",")),
+        other => bail!(
+            "unknown benchmark {other:?} (known: {}, and the step {WAIT_FOR_COMPACTION})",
+            ALL.join(",")
+        ),
     }
     let secs = start.elapsed().as_secs_f64();
     Ok(Row {

@@ -124,4 +124,9 @@ impl BenchEngine for KvStore {
     fn own_write_amplification(&self) -> Option<f64> {
         Some(self.db.stats().write_amplification)
     }
+
+    fn wait_for_compaction(&self) -> Result<bool> {
+        self.db.wait_for_compactions()?;
+        Ok(true)
+    }
 }

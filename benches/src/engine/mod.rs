@@ -68,6 +68,12 @@ pub trait BenchEngine: Send + Sync {
     fn own_write_amplification(&self) -> Option<f64> {
         None
     }
+    /// Blocks until background flushes and compactions have settled (the `waitforcompaction`
+    /// step, as in RocksDB's db_bench). False when the engine has no such call (the step is
+    /// then skipped for it, and the output says so).
+    fn wait_for_compaction(&self) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 /// The engines this build can run.
