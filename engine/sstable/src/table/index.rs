@@ -293,22 +293,13 @@ mod tests {
     use kvstore_base::ValueKind;
 
     fn index_over(keys: &[(&[u8], SeqNo)]) -> TableIndex {
-        let mut b = BlockBuilder::new(1);
-        for (i, (k, s)) in keys.iter().enumerate() {
-            let mut h = Vec::new();
-            BlockHandle {
-                offset: i as u64 * 100,
+        let handles: Vec<BlockHandle> = (0..keys.len() as u64)
+            .map(|i| BlockHandle {
+                offset: i * 100,
                 size: 90,
-            }
-            .encode_to(&mut h);
-            b.add(k, pack_trailer(*s, ValueKind::Put), &h).unwrap();
-        }
-        let origin = BlockOrigin {
-            file: std::path::Path::new("/i").into(),
-            offset: 0,
-            exact: true,
-        };
-        TableIndex::decode(Arc::new(Block::decode(b.finish(), origin).unwrap())).unwrap()
+            })
+            .collect();
+        index_with_handles(keys, &handles)
     }
 
     /// The position a linear scan finds: the first entry at or after the target.
@@ -375,12 +366,16 @@ mod tests {
     }
 
     /// Builds an index whose entry `i` has handle `handles[i]`.
-    fn index_with_handles(keys: &[(Vec<u8>, SeqNo)], handles: &[BlockHandle]) -> TableIndex {
+    fn index_with_handles<K: AsRef<[u8]>>(
+        keys: &[(K, SeqNo)],
+        handles: &[BlockHandle],
+    ) -> TableIndex {
         let mut b = BlockBuilder::new(1);
         for ((k, s), h) in keys.iter().zip(handles) {
             let mut v = Vec::new();
             h.encode_to(&mut v);
-            b.add(k, pack_trailer(*s, ValueKind::Put), &v).unwrap();
+            b.add(k.as_ref(), pack_trailer(*s, ValueKind::Put), &v)
+                .unwrap();
         }
         let origin = BlockOrigin {
             file: std::path::Path::new("/i").into(),
