@@ -279,9 +279,8 @@ impl TableReader {
 
     /// Verifies the checksum of every data block of a mapped table now, and checks and
     /// remembers the uncompressed ones as [`TableReader::check_block`] does on a first read,
-    /// so no later read pays for it. Returns how many blocks
-    /// were checked (0 for a table read with `pread`, whose blocks are verified on every
-    /// read from the file anyway).
+    /// so no later read pays for it. Returns how many blocks were checked (0 for a table read
+    /// with `pread`, whose blocks are verified on every read from the file anyway).
     ///
     /// Meant for a table just written by a flush or compaction, before it is installed: the
     /// background thread then streams through bytes it wrote moments ago (still in the page
