@@ -219,7 +219,7 @@ impl TableIndex {
         let Some(group) = self.groups.get(lo) else {
             return n;
         };
-        prefetch(&group.handles);
+        super::prefetch_line(group.handles.as_ptr().cast());
         let base = lo * GROUP;
         let mut slot = 0;
         // At most 7 steps within one cache line; the group's last entry ends the walk.
@@ -251,12 +251,12 @@ impl TableIndex {
     /// The handle of entry `i`'s data block.
     #[inline]
     pub fn handle(&self, i: usize) -> Option<BlockHandle> {
+        if i >= self.entries.len() {
+            return None;
+        }
         let packed = self.groups.get(i / GROUP)?.handles[i % GROUP];
         if packed == UNPACKED {
             return self.entries.get(i).map(|e| e.handle);
-        }
-        if i >= self.entries.len() {
-            return None;
         }
         Some(BlockHandle {
             offset: packed >> SIZE_BITS,
@@ -269,20 +269,6 @@ impl TableIndex {
     pub(crate) fn common_len(&self) -> usize {
         self.common_len
     }
-}
-
-/// Asks for the cache line holding `x`, so its miss overlaps the search that precedes its use.
-#[inline(always)]
-fn prefetch<T>(x: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetching is a hint; it never faults, whatever the address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            (x as *const T).cast::<i8>(),
-        );
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
 }
 
 #[cfg(test)]

@@ -436,23 +436,14 @@ impl TableReader {
 /// Why: once the data outgrows the CPU caches, a point read of a block is a chain of dependent
 /// misses — the restart count at the block's end, a restart offset, the entry it points to,
 /// the entries scanned after it — each waiting for the one before. With every line requested
-/// up front they can overlap. The 10M-key `readrandom` profile had those misses
-/// (`Block::decode`, `decode_header`) at a quarter of the time; the gain of the prefetch itself
-/// was within the noise of the runs that measured it (docs/benchmarks.md, fourth round).
+/// up front they can overlap. Measured (docs/benchmarks.md, fifth round): 10M readrandom
+/// 485k / 478k with it, 429k / 456k without, 482k / 446k with only two lines requested — though
+/// a profile puts the waiting on the prefetch loop itself.
 #[inline]
 fn prefetch_block(bytes: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let p = bytes.as_ptr();
-        let mut off = 0;
-        while off < bytes.len() {
-            // SAFETY: a prefetch is a hint: it never faults and reads nothing into the
-            // program, whatever the address (`wrapping_add` keeps the arithmetic defined).
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off).cast::<i8>()) };
-            off += 64;
-        }
+    let p = bytes.as_ptr();
+    for off in (0..bytes.len()).step_by(64) {
+        // `wrapping_add` keeps the arithmetic defined; the hint never reads the address.
+        super::prefetch_line(p.wrapping_add(off));
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = bytes;
 }
