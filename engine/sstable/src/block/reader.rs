@@ -237,14 +237,20 @@ impl BlockIter {
         }
     }
 
-    /// A cursor over a block whose every entry a full walk with [`BlockIter::new`]'s cursor
-    /// already found in order. The bytes of such a block cannot change (a verified block of a
-    /// mapped table), so the per-step order comparison would only repeat that answer.
-    pub fn new_ordered(block: Arc<Block>) -> Self {
+    /// A cursor over `block`; with `ordered`, over a block whose every entry a full walk with
+    /// an ordinary cursor already found in order. The bytes of such a block cannot change (a
+    /// verified block of a mapped table), so the per-step order comparison would only repeat
+    /// that answer, and is skipped.
+    pub fn with_known_order(block: Arc<Block>, ordered: bool) -> Self {
         BlockIter {
-            ordered: true,
+            ordered,
             ..BlockIter::new(block)
         }
+    }
+
+    /// Whether this cursor's block was known to be in order when the cursor was made.
+    pub fn order_known(&self) -> bool {
+        self.ordered
     }
 
     /// The block this cursor walks.

@@ -24,10 +24,6 @@ pub struct TableIterator {
     /// The current index entry; `index().len()` when past the last one.
     pos: usize,
     data: Option<BlockIter>,
-    /// Whether the current block passed `TableReader::check_block` (every verified block of a
-    /// mapped table has): its entries are in order and its last key is its index key, so the
-    /// per-entry comparison with the index key is already settled.
-    checked: bool,
 }
 
 impl TableIterator {
@@ -37,22 +33,18 @@ impl TableIterator {
             table,
             pos,
             data: None,
-            checked: false,
         }
     }
 
     /// Opens the data block of the current index entry, if any.
     fn load_block(&mut self) -> Result<()> {
         self.data = None;
-        self.checked = false;
         if let Some(handle) = self.table.index().handle(self.pos) {
             let (block, checked) = self.table.data_block(self.pos, handle)?;
-            self.data = Some(if checked {
-                BlockIter::new_ordered(block)
-            } else {
-                BlockIter::new(block)
-            });
-            self.checked = checked;
+            // A block that passed `TableReader::check_block` is in order and ends with its
+            // index key: its cursor skips the order checks, and this iterator the per-entry
+            // comparison with the index key (`check_against_index`).
+            self.data = Some(BlockIter::with_known_order(block, checked));
         }
         Ok(())
     }
@@ -69,7 +61,7 @@ impl TableIterator {
                 "data block ends before the key its index entry names",
             ));
         }
-        if self.checked {
+        if d.order_known() {
             return Ok(());
         }
         let index = self.table.index();

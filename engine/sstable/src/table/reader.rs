@@ -180,11 +180,7 @@ impl TableReader {
             return Ok(None);
         };
         let (block, checked) = self.data_block(i, handle)?;
-        let mut it = if checked {
-            BlockIter::new_ordered(block)
-        } else {
-            BlockIter::new(block)
-        };
+        let mut it = BlockIter::with_known_order(block, checked);
         it.seek(user_key, snapshot_seq)?;
         if !it.valid() {
             // The index promised an entry at or after the target in this block.
