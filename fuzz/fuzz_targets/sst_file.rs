@@ -65,6 +65,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         let _ = std::fs::remove_file(&real);
+        let _ = std::fs::remove_dir(&dir);
     }
 });
 
