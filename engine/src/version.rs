@@ -150,14 +150,10 @@ fn covering<'a>(
     let candidates = if level == 0 {
         files
     } else {
-        let i = c
-            .largest
-            .get(level)
-            .filter(|p| p.ends.len() == files.len())
-            .map_or_else(
-                || files.partition_point(|t| cmp_bytes(&t.meta.largest, key).is_lt()),
-                |p| p.count_before(key),
-            );
+        // `largest[level]` is built from `levels[level]` with the version (`Version::build`),
+        // one key per table.
+        let i = c.largest.get(level).map_or(0, |p| p.count_before(key));
+        debug_assert_eq!(c.largest.get(level).map(|p| p.ends.len()), Some(files.len()));
         &files[i.min(files.len())..(i + 1).min(files.len())]
     };
     candidates.iter().filter(move |t| {
