@@ -153,7 +153,10 @@ fn covering<'a>(
         // `largest[level]` is built from `levels[level]` with the version (`Version::build`),
         // one key per table.
         let i = c.largest.get(level).map_or(0, |p| p.count_before(key));
-        debug_assert_eq!(c.largest.get(level).map(|p| p.ends.len()), Some(files.len()));
+        debug_assert_eq!(
+            c.largest.get(level).map(|p| p.ends.len()),
+            Some(files.len())
+        );
         &files[i.min(files.len())..(i + 1).min(files.len())]
     };
     candidates.iter().filter(move |t| {
