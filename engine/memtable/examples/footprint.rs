@@ -2,7 +2,12 @@
 //! 100-byte values (db_bench's shape) against what the memtable charges toward its flush
 //! budget ([`kvstore_memtable::ENTRY_OVERHEAD_BYTES`] is set from this).
 //!
-//! `cargo run --release -p kvstore-memtable --example footprint [entries]`
+//! With `bare`, it measures instead the floor of any memtable built on `crossbeam_skiplist`: a
+//! bare node whose key is one 8-byte word (a handle to bytes kept elsewhere) and whose value is
+//! empty. Whatever else an entry needs (its key, trailer and value) comes on top of that.
+//!
+//! `cargo run --release -p kvstore-memtable --example footprint [entries] [bare]`
+use crossbeam_skiplist::SkipMap;
 use kvstore_base::ValueKind;
 use kvstore_memtable::MemTable;
 
@@ -21,10 +26,26 @@ fn main() {
         .nth(1)
         .map(|a| a.parse().expect("entries: a number"))
         .unwrap_or(1_000_000);
+    let mut x = 12345u64;
+    if std::env::args().nth(2).as_deref() == Some("bare") {
+        let before = rss();
+        let bare: SkipMap<u64, ()> = SkipMap::new();
+        for _ in 0..n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            bare.insert(x, ());
+        }
+        println!(
+            "{} bare crossbeam nodes (8-byte key, no value): {:.1} resident bytes/node",
+            bare.len(),
+            (rss() - before) as f64 / bare.len() as f64
+        );
+        return;
+    }
     let value = [7u8; 100];
     let before = rss();
     let m = MemTable::new();
-    let mut x = 12345u64;
     for i in 0..n {
         x ^= x << 13;
         x ^= x >> 7;
