@@ -24,6 +24,9 @@ pub(crate) const MAX_BATCH_HEADER_BYTES: usize = 15;
 pub const MAX_KEY_BYTES: usize = 64 * 1024;
 /// Largest value the engine accepts.
 pub const MAX_VALUE_BYTES: usize = 256 * 1024 * 1024;
+/// Largest batch the engine accepts, as [`WriteBatch::size_bytes`] counts it. A batch is one WAL
+/// record, whose length field has 31 bits; 1 GiB leaves room and bounds recovery's memory.
+pub const MAX_BATCH_BYTES: usize = 1 << 30;
 
 /// An atomic group of writes. Build it, then hand it to [`crate::Db::write`].
 #[derive(Clone, Debug)]
@@ -114,6 +117,12 @@ impl WriteBatch {
 
     /// Checks every entry against the engine's limits.
     pub(crate) fn validate(&self) -> Result<()> {
+        if self.size_bytes() > MAX_BATCH_BYTES {
+            return Err(Error::InvalidArgument(format!(
+                "write batch of {} bytes exceeds the limit of {MAX_BATCH_BYTES}",
+                self.size_bytes()
+            )));
+        }
         for e in self.iter_unchecked() {
             let e = e?;
             if e.key.len() > MAX_KEY_BYTES {
@@ -236,6 +245,19 @@ mod tests {
         let mut p2 = b.encode(1).to_vec();
         p2.push(9); // unknown kind
         assert!(WriteBatch::decode(&p2).is_err());
+    }
+
+    #[test]
+    fn a_batch_over_the_limit_is_refused_before_its_entries_are_read() {
+        let mut b = WriteBatch::new();
+        // Zeroed pages from the allocator stay untouched (and unresident) unless read.
+        b.rep = vec![0u8; MAX_BATCH_BYTES];
+        b.count = 1;
+        let e = b.validate().unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidArgument(m) if m.contains("exceeds the limit")),
+            "{e}"
+        );
     }
 
     #[test]

@@ -43,7 +43,7 @@ mod version;
 mod wal;
 mod write;
 
-pub use batch::{BatchEntry, WriteBatch, MAX_KEY_BYTES, MAX_VALUE_BYTES};
+pub use batch::{BatchEntry, WriteBatch, MAX_BATCH_BYTES, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 pub use cf::{ColumnFamily, DEFAULT_CF_ID, DEFAULT_CF_NAME};
 pub use db::{Db, DbStats, LevelStats, Snapshot};
 pub use error::{Error, Result};
