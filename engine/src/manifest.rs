@@ -162,7 +162,7 @@ impl ManifestWriter {
         let io = |what: &str, p: &Path, e| Error::io(format!("{what} {}", p.display()), e);
         let mut file = fs.create(&path).map_err(|e| io("create", &path, e))?;
         let mut buf = encode_header(MANIFEST_MAGIC).to_vec();
-        encode_record(&mut buf, &snapshot.encode(), LOG_HEADER_BYTES as u64);
+        encode_record(&mut buf, &snapshot.encode(), LOG_HEADER_BYTES as u64)?;
         file.append(&buf).map_err(|e| io("write", &path, e))?;
         // IMPORTANT: the manifest's content must be durable before CURRENT can name it.
         file.sync().map_err(|e| io("fsync", &path, e))?;
@@ -200,7 +200,7 @@ impl ManifestWriter {
     pub fn append(&mut self, edit: &VersionEdit) -> Result<()> {
         let mut buf = Vec::new();
         // Every earlier edit was fsynced before its append returned.
-        encode_record(&mut buf, &edit.encode(), self.file.size());
+        encode_record(&mut buf, &edit.encode(), self.file.size())?;
         let p = &self.path;
         self.file
             .append(&buf)

@@ -4,11 +4,16 @@
 //!
 //! ```text
 //! header = [magic 8 bytes][format version u32 LE][reserved u32 = 0]
-//! record = [len u32 LE][synced u64 LE][checksum u64 LE = xxh3(len ‖ synced ‖ payload)][payload]
+//! record = [word u32 LE][synced u64 LE, if bit 31 of word][checksum u64 LE][payload]
+//!          word     = payload length (bits 0..31) | 1 << 31 when `synced` follows
+//!          checksum = xxh3(word ‖ synced, if present ‖ payload)
 //! ```
 //!
 //! `synced` is the writer's promise: every byte of the file before that offset was fsynced
-//! before this record was written.
+//! before this record was written. A record leaves it out exactly when it would say no more
+//! than the header did (`synced` = 16): such a record can never prove anything durable, so the
+//! reader loses nothing, and a log written without fsyncs (`sync = false`) saves 8 bytes a
+//! record. Version 3 files, where every record carries it, are still read.
 //!
 //! Reading rules (the crash reasoning): a log is only appended to, and a crash can damage only
 //! bytes that were never fsynced. When a record at offset `p` is bad, the reader looks at every
@@ -25,11 +30,20 @@ use std::path::Path;
 
 /// Size of a log file header.
 pub const LOG_HEADER_BYTES: usize = 16;
-/// Size of a record header (length + synced offset + checksum).
-pub const RECORD_HEADER_BYTES: usize = 20;
-/// Current version of the log formats. Version 1 (no `synced` field) and version 2 (WAL batch
-/// header as fixed u64 + u32 instead of two varints) are refused.
-pub const LOG_FORMAT_VERSION: u32 = 3;
+/// Size of a record header without `synced` (length word + checksum).
+pub const RECORD_HEADER_BYTES: usize = 12;
+/// Size of a record header that carries `synced`.
+pub const SYNCED_RECORD_HEADER_BYTES: usize = 20;
+/// Bit of the length word saying that `synced` follows it.
+const SYNCED_FLAG: u32 = 1 << 31;
+/// The largest payload a record can frame: the length word keeps its top bit for the flag.
+pub const MAX_RECORD_PAYLOAD_BYTES: usize = (SYNCED_FLAG - 1) as usize;
+/// Current version of the log formats. Version 3 (every record carries `synced`) is still read;
+/// version 1 (no `synced` field) and version 2 (WAL batch header as fixed u64 + u32 instead of
+/// two varints) are refused.
+pub const LOG_FORMAT_VERSION: u32 = 4;
+/// The one older version still read.
+const LOG_FORMAT_VERSION_3: u32 = 3;
 
 /// Builds a log file header.
 pub fn encode_header(magic: &[u8; 8]) -> [u8; LOG_HEADER_BYTES] {
@@ -41,14 +55,24 @@ pub fn encode_header(magic: &[u8; 8]) -> [u8; LOG_HEADER_BYTES] {
 
 /// Frames `payload` as one record, appended to `out`. `synced` is the file offset up to which
 /// the file is known to be durable when this record is written (at least the header's end).
-pub fn encode_record(out: &mut Vec<u8>, payload: &[u8], synced: u64) {
-    let len = (payload.len() as u32).to_le_bytes();
+/// Fails, writing nothing, if the payload is over [`MAX_RECORD_PAYLOAD_BYTES`].
+pub fn encode_record(out: &mut Vec<u8>, payload: &[u8], synced: u64) -> Result<()> {
+    if payload.len() > MAX_RECORD_PAYLOAD_BYTES {
+        return Err(Error::InvalidArgument(format!(
+            "log record of {} bytes exceeds the limit of {MAX_RECORD_PAYLOAD_BYTES}",
+            payload.len()
+        )));
+    }
+    let carries = synced > LOG_HEADER_BYTES as u64;
+    let word = (payload.len() as u32 | if carries { SYNCED_FLAG } else { 0 }).to_le_bytes();
     let synced = synced.to_le_bytes();
-    let sum = xxh3_parts(&[&len, &synced, payload]);
-    out.extend_from_slice(&len);
-    out.extend_from_slice(&synced);
+    let synced: &[u8] = if carries { &synced } else { &[] };
+    let sum = xxh3_parts(&[&word, synced, payload]);
+    out.extend_from_slice(&word);
+    out.extend_from_slice(synced);
     out.extend_from_slice(&sum.to_le_bytes());
     out.extend_from_slice(payload);
+    Ok(())
 }
 
 /// How a log read ended.
@@ -80,22 +104,26 @@ pub fn read_log(
         return Err(Error::corruption(path, 0, "bad magic number"));
     }
     let version = read_u32_at(data, 8).unwrap_or(0);
-    if version != LOG_FORMAT_VERSION {
-        return Err(Error::corruption(
-            path,
-            8,
-            format!("unsupported log format version {version}"),
-        ));
-    }
+    let framing = match version {
+        LOG_FORMAT_VERSION => Framing::SyncedWhenFlagged,
+        LOG_FORMAT_VERSION_3 => Framing::AlwaysSynced,
+        _ => {
+            return Err(Error::corruption(
+                path,
+                8,
+                format!("unsupported log format version {version}"),
+            ))
+        }
+    };
     let mut pos = LOG_HEADER_BYTES;
     while pos < data.len() {
-        match check_record(data, pos) {
+        match check_record(data, pos, framing) {
             Ok((payload, next)) => {
                 on_record(pos as u64, payload)?;
                 pos = next;
             }
             Err(why) => {
-                if let Some(witness) = durable_witness_after(data, pos) {
+                if let Some(witness) = durable_witness_after(data, pos, framing) {
                     return Err(Error::corruption(
                         path,
                         pos as u64,
@@ -115,37 +143,67 @@ pub fn read_log(
     Ok(LogEnd::Clean)
 }
 
+/// Where a record's header says whether `synced` is present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// Version 4: bit 31 of the length word.
+    SyncedWhenFlagged,
+    /// Version 3: every record carries it.
+    AlwaysSynced,
+}
+
+/// The length word at `pos`, split into the payload length and the header's size.
+fn record_shape(data: &[u8], pos: usize, framing: Framing) -> Option<(usize, usize)> {
+    let word = read_u32_at(data, pos)?;
+    Some(match framing {
+        Framing::AlwaysSynced => (word as usize, SYNCED_RECORD_HEADER_BYTES),
+        Framing::SyncedWhenFlagged if word & SYNCED_FLAG != 0 => {
+            ((word & !SYNCED_FLAG) as usize, SYNCED_RECORD_HEADER_BYTES)
+        }
+        Framing::SyncedWhenFlagged => (word as usize, RECORD_HEADER_BYTES),
+    })
+}
+
 /// The offset of an intact record after `bad` whose `synced` field lies beyond `bad`, if any.
 ///
-/// Every offset is tried, because the damaged record's own length cannot be trusted. The scan
-/// stays linear: a candidate's checksum is computed only if its `synced` field is a plausible
-/// offset (`LOG_HEADER_BYTES ..= its own offset`), which random bytes almost never are.
-fn durable_witness_after(data: &[u8], bad: usize) -> Option<usize> {
-    let last = data.len().checked_sub(RECORD_HEADER_BYTES)?;
+/// Every offset is tried, because the damaged record's own length cannot be trusted. Records
+/// without `synced` cannot be witnesses and are skipped on their flag. The scan stays linear: a
+/// candidate's checksum is computed only if its `synced` field is a plausible offset
+/// (`LOG_HEADER_BYTES ..= its own offset`), which 64 random bits almost never are.
+fn durable_witness_after(data: &[u8], bad: usize, framing: Framing) -> Option<usize> {
+    let last = data.len().checked_sub(SYNCED_RECORD_HEADER_BYTES)?;
     (bad + 1..=last).find(|&q| {
+        let Some((_, SYNCED_RECORD_HEADER_BYTES)) = record_shape(data, q, framing) else {
+            return false;
+        };
         let Some(synced) = read_u64_at(data, q + 4) else {
             return false;
         };
-        synced > bad as u64 && synced <= q as u64 && check_record(data, q).is_ok()
+        synced > bad as u64 && synced <= q as u64 && check_record(data, q, framing).is_ok()
     })
 }
 
 /// Validates the record at `pos`; returns its payload and the next offset.
-fn check_record(data: &[u8], pos: usize) -> std::result::Result<(&[u8], usize), String> {
+fn check_record(
+    data: &[u8],
+    pos: usize,
+    framing: Framing,
+) -> std::result::Result<(&[u8], usize), String> {
+    let (len, header_len) = record_shape(data, pos, framing).ok_or("record header truncated")?;
     let header = data
-        .get(pos..pos + RECORD_HEADER_BYTES)
+        .get(pos..pos + header_len)
         .ok_or("record header truncated")?;
-    let len = read_u32_at(header, 0).ok_or("record header truncated")? as usize;
-    let stored = read_u64_at(header, 12).ok_or("record header truncated")?;
+    let stored = read_u64_at(header, header_len - 8).ok_or("record header truncated")?;
     if len == 0 {
         return Err("zero-length record".into());
     }
     let end = pos
-        .checked_add(RECORD_HEADER_BYTES + len)
+        .checked_add(header_len + len)
         .filter(|&end| end <= data.len())
         .ok_or("record runs past the end of the file")?;
-    let payload = &data[pos + RECORD_HEADER_BYTES..end];
-    let computed = xxh3_parts(&[&header[..12], payload]);
+    let payload = &data[pos + header_len..end];
+    // The checksum covers the length word and `synced`: everything in the header before it.
+    let computed = xxh3_parts(&[&header[..header_len - 8], payload]);
     if computed != stored {
         return Err(format!(
             "record checksum mismatch: stored {stored:#018x}, computed {computed:#018x}"
@@ -165,7 +223,7 @@ mod tests {
         let mut d = encode_header(MAGIC).to_vec();
         for p in payloads {
             let synced = d.len() as u64;
-            encode_record(&mut d, p, synced);
+            encode_record(&mut d, p, synced).unwrap();
         }
         d
     }
@@ -174,7 +232,7 @@ mod tests {
     fn unsynced_log(payloads: &[&[u8]]) -> Vec<u8> {
         let mut d = encode_header(MAGIC).to_vec();
         for p in payloads {
-            encode_record(&mut d, p, LOG_HEADER_BYTES as u64);
+            encode_record(&mut d, p, LOG_HEADER_BYTES as u64).unwrap();
         }
         d
     }
@@ -272,6 +330,116 @@ mod tests {
         assert_eq!(end, LogEnd::TornTail { offset: 16 });
         // In an older log the same damage is corruption.
         assert!(read(&bad, false).unwrap_err().is_corruption());
+    }
+
+    #[test]
+    fn a_record_carries_synced_only_when_it_says_more_than_the_header() {
+        let mut plain = Vec::new();
+        encode_record(&mut plain, b"abc", LOG_HEADER_BYTES as u64).unwrap();
+        assert_eq!(plain.len(), RECORD_HEADER_BYTES + 3);
+        assert_eq!(read_u32_at(&plain, 0), Some(3), "flag clear");
+        assert_eq!(
+            read_u64_at(&plain, 4),
+            Some(xxh3_parts(&[&plain[..4], b"abc"]))
+        );
+
+        let mut synced = Vec::new();
+        encode_record(&mut synced, b"abc", 1000).unwrap();
+        assert_eq!(synced.len(), SYNCED_RECORD_HEADER_BYTES + 3);
+        assert_eq!(read_u32_at(&synced, 0), Some(3 | SYNCED_FLAG));
+        assert_eq!(read_u64_at(&synced, 4), Some(1000));
+        assert_eq!(
+            read_u64_at(&synced, 12),
+            Some(xxh3_parts(&[&synced[..12], b"abc"]))
+        );
+    }
+
+    /// A version-3 image: every record carries `synced`, the length word has no flag.
+    fn v3_log(payloads: &[&[u8]], synced_each: bool) -> Vec<u8> {
+        let mut d = encode_header(MAGIC).to_vec();
+        d[8..12].copy_from_slice(&3u32.to_le_bytes());
+        for p in payloads {
+            let synced = if synced_each {
+                d.len()
+            } else {
+                LOG_HEADER_BYTES
+            } as u64;
+            let len = (p.len() as u32).to_le_bytes();
+            let sum = xxh3_parts(&[&len, &synced.to_le_bytes(), p]);
+            d.extend_from_slice(&len);
+            d.extend_from_slice(&synced.to_le_bytes());
+            d.extend_from_slice(&sum.to_le_bytes());
+            d.extend_from_slice(p);
+        }
+        d
+    }
+
+    #[test]
+    fn version_3_logs_are_still_read_with_the_same_rules() {
+        let d = v3_log(&[b"first", b"second", b"third"], true);
+        let (r, end) = read(&d, false).unwrap();
+        assert_eq!(
+            r,
+            vec![b"first".to_vec(), b"second".to_vec(), b"third".to_vec()]
+        );
+        assert_eq!(end, LogEnd::Clean);
+        // Damage followed by a record whose `synced` covers it: corruption.
+        let mut bad = d.clone();
+        bad[LOG_HEADER_BYTES + SYNCED_RECORD_HEADER_BYTES] ^= 1;
+        let e = read(&bad, true).unwrap_err();
+        assert!(e.to_string().contains("offset 16"), "{e}");
+        // The same damage in a log never synced past its header: a torn tail.
+        let mut bad = v3_log(&[b"first", b"second"], false);
+        bad[LOG_HEADER_BYTES + SYNCED_RECORD_HEADER_BYTES] ^= 1;
+        assert_eq!(read(&bad, true).unwrap().1, LogEnd::TornTail { offset: 16 });
+        // Versions 1 and 2 are refused.
+        for v in [1u32, 2] {
+            let mut old = d.clone();
+            old[8..12].copy_from_slice(&v.to_le_bytes());
+            assert!(read(&old, true).unwrap_err().is_corruption());
+        }
+    }
+
+    #[test]
+    fn damage_among_unsynced_records_is_caught_by_a_later_synced_one() {
+        // Three records written without fsync, then an fsync, then one record: only that last
+        // record carries `synced`, and it covers damage in any of the first three.
+        let mut d = encode_header(MAGIC).to_vec();
+        for p in [&b"one"[..], b"two", b"three"] {
+            encode_record(&mut d, p, LOG_HEADER_BYTES as u64).unwrap();
+        }
+        let synced = d.len() as u64;
+        encode_record(&mut d, b"four", synced).unwrap();
+        let second = LOG_HEADER_BYTES + RECORD_HEADER_BYTES + 3;
+        for at in [
+            LOG_HEADER_BYTES + RECORD_HEADER_BYTES,
+            second + RECORD_HEADER_BYTES + 1,
+        ] {
+            let mut bad = d.clone();
+            bad[at] ^= 0x40;
+            let e = read(&bad, true).unwrap_err();
+            assert!(e.is_corruption(), "{e}");
+        }
+        // Without the last record, the same damage is a torn tail.
+        let mut bad = d[..synced as usize].to_vec();
+        bad[second + RECORD_HEADER_BYTES + 1] ^= 0x40;
+        let (r, end) = read(&bad, true).unwrap();
+        assert_eq!(r, vec![b"one".to_vec()]);
+        assert_eq!(
+            end,
+            LogEnd::TornTail {
+                offset: second as u64
+            }
+        );
+    }
+
+    #[test]
+    fn a_payload_over_the_limit_is_refused_without_writing() {
+        // Zeroed pages stay untouched: nothing is read before the length check.
+        let big = vec![0u8; MAX_RECORD_PAYLOAD_BYTES + 1];
+        let mut out = vec![1, 2, 3];
+        assert!(encode_record(&mut out, &big, 16).is_err());
+        assert_eq!(out, vec![1, 2, 3]);
     }
 
     #[test]

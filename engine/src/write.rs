@@ -209,7 +209,9 @@ impl DbInner {
             };
             let payload = b.encode(seq);
             user_bytes += b.entries_bytes() as u64;
-            encode_record(&mut framed, &payload, synced);
+            // Cannot fail: `Db::write` refused batches over MAX_BATCH_BYTES, far below a
+            // record's limit. Nothing has been written yet if it does.
+            encode_record(&mut framed, &payload, synced)?;
             let n = b.len() as u64;
             batches.push((seq, b));
             seq += n;

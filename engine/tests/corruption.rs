@@ -37,7 +37,9 @@ type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 const DIR: &str = "/corrupt";
 const LOG_HEADER_BYTES: usize = 16;
-const RECORD_HEADER_BYTES: usize = 20;
+/// Record header without / with the `synced` field (bit 31 of the length word says which).
+const RECORD_HEADER_BYTES: usize = 12;
+const SYNCED_RECORD_HEADER_BYTES: usize = 20;
 
 /// The closed database every trial starts from.
 struct Image {
@@ -78,8 +80,13 @@ fn records(data: &[u8]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut pos = LOG_HEADER_BYTES;
     while pos + RECORD_HEADER_BYTES <= data.len() {
-        let len = u32::from_le_bytes(data[pos..pos + 4].try_into().unwrap()) as usize;
-        let end = pos + RECORD_HEADER_BYTES + len;
+        let word = u32::from_le_bytes(data[pos..pos + 4].try_into().unwrap());
+        let header = if word >> 31 == 1 {
+            SYNCED_RECORD_HEADER_BYTES
+        } else {
+            RECORD_HEADER_BYTES
+        };
+        let end = pos + header + (word & !(1 << 31)) as usize;
         assert!(end <= data.len(), "undamaged log parses");
         out.push((pos, end));
         pos = end;
