@@ -272,7 +272,12 @@ impl Version {
         // Every filter probed before any table is searched: the probes are independent loads
         // (cache misses at scale), so they are in flight together instead of one table's
         // after another's. One hash serves every filter; `covering` already checked each
-        // table's key range.
+        // table's key range. The lines are prefetched first: the probe loop alone let the CPU
+        // overlap only two or three of them (its window holds the probes of about that many
+        // tables), and an L0 backlog brings six or more.
+        for t in cands[..n].iter().flatten() {
+            t.prefetch_filter_hash(hash);
+        }
         let mut maybe = 0u32;
         for (j, t) in cands[..n].iter().enumerate() {
             let m = t.is_some_and(|t| t.filter_may_contain_hash(hash));

@@ -273,6 +273,19 @@ impl BloomFilter {
     pub fn may_contain(&self, user_key: &[u8]) -> bool {
         self.may_contain_hash(bloom_hash(user_key))
     }
+
+    /// Starts loading the line [`BloomFilter::may_contain_hash`] will read for `hash`. A caller
+    /// that probes several filters for one key prefetches them all first, so their cache
+    /// misses overlap instead of following one another. Legacy filters read up to `k` lines
+    /// and are not prefetched.
+    #[inline]
+    pub fn prefetch_hash(&self, hash: u64) {
+        if let Repr::Blocked { lines, .. } = &self.repr {
+            if let Some(line) = lines.get(line_index(hash, lines.len())) {
+                crate::table::prefetch_line(line.0.as_ptr().cast());
+            }
+        }
+    }
 }
 
 /// Probe of a legacy filter.

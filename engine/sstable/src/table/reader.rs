@@ -233,6 +233,13 @@ impl TableReader {
     /// the table's range (`Version::get` picks tables by their manifest key range, which is
     /// the same range). True when there is no filter.
     #[inline]
+    /// Starts loading the filter line that [`TableReader::filter_may_contain_hash`] will read.
+    pub fn prefetch_filter_hash(&self, hash: u64) {
+        if let Some(f) = &self.filter {
+            f.prefetch_hash(hash);
+        }
+    }
+
     pub fn filter_may_contain_hash(&self, hash: u64) -> bool {
         self.filter
             .as_ref()
