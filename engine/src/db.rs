@@ -23,6 +23,7 @@ use kvstore_base::fs::FileSystem;
 use kvstore_base::{SeqNo, ValueKind};
 use kvstore_compaction::FileMeta;
 use kvstore_memtable::MemTable;
+use kvstore_sstable::filter::bloom_hash;
 use kvstore_sstable::{BlockCache, TableOptions, TableReader};
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap};
@@ -389,21 +390,30 @@ impl DbInner {
 
     pub fn get_at(&self, cf: u32, key: &[u8], seq: SeqNo) -> Result<Option<Vec<u8>>> {
         let sv = self.current();
-        let hit = sv
-            .mem
-            .tables
-            .read()
-            .get(&cf)
-            .and_then(|t| t.get(key, seq))
-            .or_else(|| {
+        // Memtables first, then tables, newest data first. The key filters of the memtables
+        // and the tables are all loaded before any is read (each is a cache miss once data
+        // outgrows the caches, and they are independent): the memtable's word is prefetched,
+        // then `prepare` prefetches the tables' lines, and only then is the memtable probed.
+        let hash = bloom_hash(key);
+        let (lookup, hit) = {
+            // Held for the memtable probes only: no table is read under it.
+            let mem = sv.mem.tables.read();
+            let mem = mem.get(&cf);
+            if let Some(t) = mem {
+                t.prefetch_hashed(hash);
+            }
+            let lookup = sv.version.prepare(cf, key, hash);
+            let hit = mem.and_then(|t| t.get_hashed(key, hash, seq)).or_else(|| {
                 sv.imm.iter().find_map(|g| {
                     let t = g.tables.read().get(&cf).cloned();
-                    t.and_then(|t| t.get(key, seq))
+                    t.and_then(|t| t.get_hashed(key, hash, seq))
                 })
             });
+            (lookup, hit)
+        };
         let hit = match hit {
             Some(h) => Some(h),
-            None => sv.version.get(cf, key, seq).map_err(|e| {
+            None => lookup.get(key, hash, seq).map_err(|e| {
                 let e = Error::from(e);
                 self.corruption.note(&e);
                 e

@@ -9,7 +9,6 @@ use crate::manifest::{AddedFile, VersionEdit};
 use kvstore_base::key::cmp_bytes;
 use kvstore_base::{Error, Result, SeqNo, ValueKind};
 use kvstore_compaction::FileMeta;
-use kvstore_sstable::filter::bloom_hash;
 use kvstore_sstable::TableReader;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -135,36 +134,34 @@ impl PackedKeys {
     }
 }
 
-/// Tables a point lookup gathers before probing their filters together (see `Version::get`);
+/// Tables a point lookup gathers before probing their filters together (see `Lookup::get`);
 /// with more (only with a deep L0 backlog) it probes them one at a time.
 const MAX_PROBED_TABLES: usize = 16;
 
-/// The tables of `level` whose key range covers `key`: in L0 (overlapping, newest first) every
-/// such table, in a deeper level (sorted, disjoint) at most one.
-fn covering<'a>(
-    c: &'a CfVersion,
-    level: usize,
-    key: &'a [u8],
-) -> impl Iterator<Item = &'a Arc<TableFile>> + 'a {
+/// The tables of `level` whose key range may cover `key`: in L0 (overlapping, newest first) all
+/// of them, in a deeper level (sorted, disjoint) the one at most whose largest key is the first
+/// at or after `key`. [`covers`] then checks the range.
+fn candidates<'a>(c: &'a CfVersion, level: usize, key: &[u8]) -> &'a [Arc<TableFile>] {
     let files = c.levels.get(level).map_or(&[][..], |l| l.as_slice());
-    let candidates = if level == 0 {
-        files
-    } else {
-        // `largest[level]` is built from `levels[level]` with the version (`Version::build`),
-        // one key per table.
-        let i = c.largest.get(level).map_or(0, |p| p.count_before(key));
-        debug_assert_eq!(
-            c.largest.get(level).map(|p| p.ends.len()),
-            Some(files.len())
-        );
-        &files[i.min(files.len())..(i + 1).min(files.len())]
-    };
-    candidates.iter().filter(move |t| {
-        cmp_bytes(&t.meta.smallest, key).is_le() && cmp_bytes(key, &t.meta.largest).is_le()
-    })
+    if level == 0 {
+        return files;
+    }
+    // `largest[level]` is built from `levels[level]` with the version (`Version::build`), one
+    // key per table.
+    let i = c.largest.get(level).map_or(0, |p| p.count_before(key));
+    debug_assert_eq!(
+        c.largest.get(level).map(|p| p.ends.len()),
+        Some(files.len())
+    );
+    &files[i.min(files.len())..(i + 1).min(files.len())]
 }
 
-/// `Version::get` one table after another, newest data first.
+/// Whether `key` lies in the table's key range.
+fn covers(t: &TableFile, key: &[u8]) -> bool {
+    cmp_bytes(&t.meta.smallest, key).is_le() && cmp_bytes(key, &t.meta.largest).is_le()
+}
+
+/// `Lookup::get` one table after another, newest data first.
 fn get_one_by_one(
     c: &CfVersion,
     key: &[u8],
@@ -172,7 +169,7 @@ fn get_one_by_one(
     seq: SeqNo,
 ) -> Result<Option<(SeqNo, ValueKind, Vec<u8>)>> {
     for level in 0..c.levels.len() {
-        for t in covering(c, level, key) {
+        for t in candidates(c, level, key).iter().filter(|t| covers(t, key)) {
             if let Some(hit) = t.reader.get_hashed(key, hash, seq)? {
                 return Ok(Some(hit));
             }
@@ -245,54 +242,36 @@ impl Version {
             .collect()
     }
 
-    /// Looks `key` up in the tables of `cf`, newest data first; the first entry found wins.
-    pub fn get(
-        &self,
-        cf: u32,
-        key: &[u8],
-        seq: SeqNo,
-    ) -> Result<Option<(SeqNo, ValueKind, Vec<u8>)>> {
-        let Some(c) = self.cfs.get(&cf) else {
-            return Ok(None);
+    /// The first half of a point lookup in the tables of `cf` (the second is [`Lookup::get`]):
+    /// finds the tables whose key range covers `key` (`hash` is its [`kvstore_sstable::filter::bloom_hash`]) and starts
+    /// loading their filter lines. The caller searches the memtables between the two halves,
+    /// so the tables' filter misses are in flight meanwhile.
+    pub fn prepare<'a>(&'a self, cf: u32, key: &[u8], hash: u64) -> Lookup<'a> {
+        let mut l = Lookup {
+            cf: self.cfs.get(&cf),
+            cands: [None; MAX_PROBED_TABLES],
+            n: 0,
         };
-        let hash = bloom_hash(key);
-        // The tables whose key range covers the key, newest data first.
-        let mut cands: [Option<&TableReader>; MAX_PROBED_TABLES] = [None; MAX_PROBED_TABLES];
-        let mut n = 0;
+        let Some(c) = l.cf else {
+            return l;
+        };
         for level in 0..c.levels.len() {
-            for t in covering(c, level, key) {
-                if n == MAX_PROBED_TABLES {
-                    // A deep L0 backlog: probe table by table.
-                    return get_one_by_one(c, key, hash, seq);
+            for t in candidates(c, level, key).iter().filter(|t| covers(t, key)) {
+                if l.n == MAX_PROBED_TABLES {
+                    // A deep L0 backlog: `Lookup::get` probes table by table.
+                    l.n = MAX_PROBED_TABLES + 1;
+                    return l;
                 }
-                cands[n] = Some(&t.reader);
-                n += 1;
+                l.cands[l.n] = Some(&t.reader);
+                l.n += 1;
             }
         }
-        // Every filter probed before any table is searched: the probes are independent loads
-        // (cache misses at scale), so they are in flight together instead of one table's
-        // after another's. One hash serves every filter; `covering` already checked each
-        // table's key range. The lines are prefetched first: the probe loop alone let the CPU
-        // overlap only two or three of them (its window holds the probes of about that many
-        // tables), and an L0 backlog brings six or more.
-        for t in cands[..n].iter().flatten() {
+        // The probe loop alone lets the CPU overlap only two or three filter misses (its
+        // window holds about that many tables' probes); an L0 backlog brings six or more.
+        for t in l.cands[..l.n].iter().flatten() {
             t.prefetch_filter_hash(hash);
         }
-        let mut maybe = 0u32;
-        for (j, t) in cands[..n].iter().enumerate() {
-            let m = t.is_some_and(|t| t.filter_may_contain_hash(hash));
-            maybe |= u32::from(m) << j;
-        }
-        for (j, t) in cands[..n].iter().enumerate() {
-            if let Some(t) = t {
-                if maybe & (1 << j) != 0 {
-                    if let Some(hit) = t.get_unfiltered(key, seq)? {
-                        return Ok(Some(hit));
-                    }
-                }
-            }
-        }
-        Ok(None)
+        l
     }
 
     /// A full description of this version as one edit (the first record of a new manifest).
@@ -314,6 +293,54 @@ impl Version {
     }
 }
 
+/// A point lookup between [`Version::prepare`] and [`Lookup::get`].
+pub struct Lookup<'a> {
+    cf: Option<&'a CfVersion>,
+    /// The tables whose key range covers the key, newest data first.
+    cands: [Option<&'a TableReader>; MAX_PROBED_TABLES],
+    /// How many `cands` hold; `MAX_PROBED_TABLES + 1` when more tables cover the key.
+    n: usize,
+}
+
+impl Lookup<'_> {
+    /// The second half of a point lookup, with the `key` and `hash` given to
+    /// [`Version::prepare`]: the tables are searched newest data first, and the first entry
+    /// found wins.
+    pub fn get(
+        &self,
+        key: &[u8],
+        hash: u64,
+        seq: SeqNo,
+    ) -> Result<Option<(SeqNo, ValueKind, Vec<u8>)>> {
+        let Some(c) = self.cf else {
+            return Ok(None);
+        };
+        if self.n > MAX_PROBED_TABLES {
+            return get_one_by_one(c, key, hash, seq);
+        }
+        // Every filter probed before any table is searched: the probes are independent loads
+        // (cache misses at scale), so they are in flight together instead of one table's
+        // after another's. One hash serves every filter; `prepare` already checked each
+        // table's key range and prefetched its filter line.
+        let cands = &self.cands[..self.n];
+        let mut maybe = 0u32;
+        for (j, t) in cands.iter().enumerate() {
+            let m = t.is_some_and(|t| t.filter_may_contain_hash(hash));
+            maybe |= u32::from(m) << j;
+        }
+        for (j, t) in cands.iter().enumerate() {
+            if let Some(t) = t {
+                if maybe & (1 << j) != 0 {
+                    if let Some(hit) = t.get_unfiltered(key, seq)? {
+                        return Ok(Some(hit));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
 /// Turns an edit-application failure into a manifest corruption error.
 pub fn edit_error(path: &std::path::Path, why: String) -> Error {
     Error::corruption(path, 0, format!("inconsistent version edit: {why}"))
@@ -323,6 +350,19 @@ pub fn edit_error(path: &std::path::Path, why: String) -> Error {
 mod tests {
     use super::PackedKeys;
     use kvstore_base::key::cmp_bytes;
+
+    /// `DbInner::get_at` hashes a key once, with the table filters' `bloom_hash`, and hands the
+    /// hash to the memtables, whose key filters use `xxh3`: if the two ever differed, memtable
+    /// filters would turn away keys they hold.
+    #[test]
+    fn memtable_and_table_filters_hash_keys_alike() {
+        for k in [&b""[..], b"k", b"0000000000001234", &[0xff; 40]] {
+            assert_eq!(
+                kvstore_sstable::filter::bloom_hash(k),
+                kvstore_base::checksum::xxh3(k)
+            );
+        }
+    }
 
     proptest::proptest! {
         /// The packed search counts what a search over the separate keys counts.

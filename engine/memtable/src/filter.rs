@@ -53,7 +53,12 @@ impl KeyFilter {
 
     #[inline]
     fn locate(&self, user_key: &[u8]) -> (usize, u64) {
-        let h = kvstore_base::checksum::xxh3(user_key);
+        self.locate_hash(kvstore_base::checksum::xxh3(user_key))
+    }
+
+    /// `h` is `xxh3(user_key)`, the hash the SSTable filters use too, so a lookup hashes once.
+    #[inline]
+    fn locate_hash(&self, h: u64) -> (usize, u64) {
         let word = ((h >> 32) & self.mask) as usize;
         let bits = (1u64 << (h & 63)) | (1u64 << ((h >> 6) & 63)) | (1u64 << ((h >> 12) & 63));
         (word, bits)
@@ -69,8 +74,30 @@ impl KeyFilter {
     /// False only if `user_key` was certainly never inserted.
     #[inline]
     pub fn may_contain(&self, user_key: &[u8]) -> bool {
-        let (w, bits) = self.locate(user_key);
+        self.may_contain_hash(kvstore_base::checksum::xxh3(user_key))
+    }
+
+    /// [`KeyFilter::may_contain`] for a key whose `xxh3` is `h`.
+    #[inline]
+    pub fn may_contain_hash(&self, h: u64) -> bool {
+        let (w, bits) = self.locate_hash(h);
         self.words[w].load(Ordering::Relaxed) & bits == bits
+    }
+
+    /// Starts loading the word [`KeyFilter::may_contain_hash`] will read for `h`, so a lookup
+    /// can have this miss in flight together with the table filters' ones.
+    #[inline]
+    pub fn prefetch_hash(&self, h: u64) {
+        let (w, _) = self.locate_hash(h);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch is a hint: it never faults and reads nothing into the program.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                self.words[w].as_ptr().cast::<i8>().cast_const(),
+            );
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = w;
     }
 
     /// Bytes of memory the filter holds.

@@ -93,10 +93,25 @@ impl MemTable {
     /// `ValueKind::Delete` (so the caller stops looking in older sources), `None` when the
     /// memtable holds no visible version.
     pub fn get(&self, user_key: &[u8], snapshot_seq: SeqNo) -> Option<(SeqNo, ValueKind, Vec<u8>)> {
+        self.get_hashed(
+            user_key,
+            kvstore_base::checksum::xxh3(user_key),
+            snapshot_seq,
+        )
+    }
+
+    /// [`MemTable::get`] for a key whose `xxh3` the caller has computed (the SSTable filters
+    /// use the same hash).
+    pub fn get_hashed(
+        &self,
+        user_key: &[u8],
+        hash: u64,
+        snapshot_seq: SeqNo,
+    ) -> Option<(SeqNo, ValueKind, Vec<u8>)> {
         if self
             .filter
             .as_ref()
-            .is_some_and(|f| !f.may_contain(user_key))
+            .is_some_and(|f| !f.may_contain_hash(hash))
         {
             return None;
         }
@@ -113,6 +128,14 @@ impl MemTable {
         let k = entry.key();
         (k.user_key.as_slice() == user_key)
             .then(|| (k.seq(), k.kind(), self.arena.get(entry.value()).to_vec()))
+    }
+
+    /// Starts loading what [`MemTable::get_hashed`] reads first for this hash (its key filter's
+    /// word), so a lookup can overlap that miss with others.
+    pub fn prefetch_hashed(&self, hash: u64) {
+        if let Some(f) = &self.filter {
+            f.prefetch_hash(hash);
+        }
     }
 
     /// Keys + values + per-entry overhead of everything inserted so far.
