@@ -243,9 +243,9 @@ impl Version {
     }
 
     /// The first half of a point lookup in the tables of `cf` (the second is [`Lookup::get`]):
-    /// finds the tables whose key range covers `key` (`hash` is its [`kvstore_sstable::filter::bloom_hash`]) and starts
-    /// loading their filter lines. The caller searches the memtables between the two halves,
-    /// so the tables' filter misses are in flight meanwhile.
+    /// finds the tables whose key range covers `key` and starts loading their filter lines
+    /// (`hash` is the key's [`kvstore_sstable::filter::bloom_hash`]). The caller searches the
+    /// memtables between the two halves, so the tables' filter misses are in flight meanwhile.
     pub fn prepare<'a>(&'a self, cf: u32, key: &[u8], hash: u64) -> Lookup<'a> {
         let mut l = Lookup {
             cf: self.cfs.get(&cf),
