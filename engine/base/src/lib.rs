@@ -11,6 +11,7 @@
 //!   loses everything not fsynced at a simulated crash.
 //! - [`coding`]: little-endian fixed integers and LEB128 varints, bounds-checked on decode.
 //! - [`checksum`]: the xxh3-64 checksum used by every on-disk format.
+//! - [`prefetch`]: the software prefetch the read paths use to overlap cache misses.
 //! - [`error`]: the engine-level error, whose variants carry their evidence (file, offset,
 //!   expected/actual checksum).
 //!
@@ -24,6 +25,7 @@ pub mod error;
 pub mod fs;
 pub mod iter;
 pub mod key;
+pub mod prefetch;
 
 pub use error::{Error, Result};
 pub use key::{InternalKey, SeqNo, ValueKind, MAX_SEQ};

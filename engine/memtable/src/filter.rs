@@ -89,15 +89,7 @@ impl KeyFilter {
     #[inline]
     pub fn prefetch_hash(&self, h: u64) {
         let (w, _) = self.locate_hash(h);
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch is a hint: it never faults and reads nothing into the program.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                self.words[w].as_ptr().cast::<i8>().cast_const(),
-            );
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = w;
+        kvstore_base::prefetch::prefetch_line(self.words[w].as_ptr().cast_const().cast());
     }
 
     /// Bytes of memory the filter holds.

@@ -24,19 +24,7 @@ pub use iterator::TableIterator;
 pub use properties::Properties;
 pub use reader::TableReader;
 
-/// Asks the CPU to start loading the cache line holding `p`, so its miss overlaps the work
-/// that precedes its use. The one place the table code issues a prefetch.
-#[inline(always)]
-pub(crate) fn prefetch_line(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint: it never faults and reads nothing into the program,
-    // whatever the address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
+pub(crate) use kvstore_base::prefetch::prefetch_line;
 
 #[cfg(test)]
 mod tests;
