@@ -34,6 +34,26 @@ fn apply(model: &mut Model, ops: &Ops) {
     }
 }
 
+/// One to four puts (values of 0..200 random bytes) and deletes over 80 keys, and the same
+/// operations for the model.
+fn random_batch(rng: &mut StdRng) -> (WriteBatch, Ops) {
+    let mut ops = Ops::new();
+    let mut b = WriteBatch::new();
+    for _ in 0..rng.gen_range(1..5) {
+        let k = format!("k{:03}", rng.gen_range(0..80)).into_bytes();
+        if rng.gen_bool(0.2) {
+            b.delete(&k);
+            ops.push((k, None));
+        } else {
+            let len = rng.gen_range(0..200);
+            let v: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+            b.put(&k, &v);
+            ops.push((k, Some(v)));
+        }
+    }
+    (b, ops)
+}
+
 fn crash_run(seed: u64, fail_after_syncs: u64, tear: bool) {
     let fs = FaultFs::new();
     let dir = Path::new("/crash");
@@ -44,21 +64,7 @@ fn crash_run(seed: u64, fail_after_syncs: u64, tear: bool) {
     let mut model = Model::new();
     let mut in_flight: Option<Ops> = None;
     for _ in 0..300 {
-        let n = rng.gen_range(1..5);
-        let mut ops = Ops::new();
-        let mut b = WriteBatch::new();
-        for _ in 0..n {
-            let k = format!("k{:03}", rng.gen_range(0..80)).into_bytes();
-            if rng.gen_bool(0.2) {
-                b.delete(&k);
-                ops.push((k, None));
-            } else {
-                let len = rng.gen_range(0..200);
-                let v: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
-                b.put(&k, &v);
-                ops.push((k, Some(v)));
-            }
-        }
+        let (b, ops) = random_batch(&mut rng);
         match db.write(b) {
             Ok(()) => apply(&mut model, &ops),
             Err(_) => {
@@ -121,19 +127,7 @@ fn mixed_crash_run(seed: u64, fail_after_syncs: u64) {
     let mut last_durable = 0;
     let mut in_flight: Option<Ops> = None;
     for _ in 0..300 {
-        let mut ops = Ops::new();
-        let mut b = WriteBatch::new();
-        for _ in 0..rng.gen_range(1..5) {
-            let k = format!("k{:03}", rng.gen_range(0..80)).into_bytes();
-            if rng.gen_bool(0.2) {
-                b.delete(&k);
-                ops.push((k, None));
-            } else {
-                let v: Vec<u8> = (0..rng.gen_range(0..200)).map(|_| rng.gen()).collect();
-                b.put(&k, &v);
-                ops.push((k, Some(v)));
-            }
-        }
+        let (b, ops) = random_batch(&mut rng);
         let sync = rng.gen_bool(0.25);
         match db.write_opt(b, sync) {
             Ok(()) => {
