@@ -5,7 +5,7 @@
 //! ```text
 //! header = [magic 8 bytes][format version u32 LE][reserved u32 = 0]
 //! record = [word u32 LE][synced u64 LE, if bit 31 of word][checksum u64 LE][payload]
-//!          word     = payload length (bits 0..31) | 1 << 31 when `synced` follows
+//!          word     = payload length (bits 0–30) | 1 << 31 when `synced` follows
 //!          checksum = xxh3(word ‖ synced, if present ‖ payload)
 //! ```
 //!
