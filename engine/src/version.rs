@@ -251,6 +251,7 @@ impl Version {
             cf: self.cfs.get(&cf),
             cands: [None; MAX_PROBED_TABLES],
             n: 0,
+            backlog: false,
         };
         let Some(c) = l.cf else {
             return l;
@@ -259,7 +260,7 @@ impl Version {
             for t in candidates(c, level, key).iter().filter(|t| covers(t, key)) {
                 if l.n == MAX_PROBED_TABLES {
                     // A deep L0 backlog: `Lookup::get` probes table by table.
-                    l.n = MAX_PROBED_TABLES + 1;
+                    l.backlog = true;
                     return l;
                 }
                 l.cands[l.n] = Some(&t.reader);
@@ -298,8 +299,10 @@ pub struct Lookup<'a> {
     cf: Option<&'a CfVersion>,
     /// The tables whose key range covers the key, newest data first.
     cands: [Option<&'a TableReader>; MAX_PROBED_TABLES],
-    /// How many `cands` hold; `MAX_PROBED_TABLES + 1` when more tables cover the key.
+    /// How many `cands` hold.
     n: usize,
+    /// More tables cover the key than `cands` holds: they are searched one by one.
+    backlog: bool,
 }
 
 impl Lookup<'_> {
@@ -315,7 +318,7 @@ impl Lookup<'_> {
         let Some(c) = self.cf else {
             return Ok(None);
         };
-        if self.n > MAX_PROBED_TABLES {
+        if self.backlog {
             return get_one_by_one(c, key, hash, seq);
         }
         // Every filter probed before any table is searched: the probes are independent loads
