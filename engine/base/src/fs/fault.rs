@@ -9,7 +9,8 @@
 //!   byte flipped, as a torn write would leave it. Handles opened before a crash fail afterwards.
 //!
 //! Faults: [`FaultFs::inject`] makes every append or sync after the next `n` fail (a dying disk),
-//! and [`FaultFs::set_capacity`] makes appends fail with "no space" past a byte budget.
+//! [`FaultFs::inject_once`] only the one after them (a transient error), and
+//! [`FaultFs::set_capacity`] makes appends fail with "no space" past a byte budget.
 
 use super::{FileSystem, RandomAccessFile, WritableFile};
 use parking_lot::Mutex;
@@ -43,24 +44,35 @@ struct State {
     dirs: HashSet<PathBuf>,
     /// Bumped at every crash; handles from an older generation are dead.
     generation: u64,
-    /// `(kind, remaining)`: after `remaining` more operations of `kind`, they all fail.
-    fault: Option<(FaultKind, u64)>,
+    /// After `remaining` more operations of `kind`, they all fail (or only the next one).
+    fault: Option<Fault>,
     /// Total bytes the live files may hold, if limited.
     capacity: Option<u64>,
     /// Count of syncs (file and directory) so far, for choosing crash points.
     syncs: u64,
 }
 
+#[derive(Debug)]
+struct Fault {
+    kind: FaultKind,
+    remaining: u64,
+    /// Only one operation fails (a transient error), not every later one (a dying disk).
+    once: bool,
+}
+
 impl State {
     /// Counts one operation of `kind` against the injected fault; true if it must fail.
     fn should_fail(&mut self, kind: FaultKind) -> bool {
         match &mut self.fault {
-            Some((k, remaining)) if *k == kind => {
-                if *remaining == 0 {
-                    true
-                } else {
-                    *remaining -= 1;
+            Some(f) if f.kind == kind => {
+                if f.remaining > 0 {
+                    f.remaining -= 1;
                     false
+                } else {
+                    if f.once {
+                        self.fault = None;
+                    }
+                    true
                 }
             }
             _ => false,
@@ -101,7 +113,21 @@ impl FaultFs {
     /// After `after` more operations of `kind` succeed, every later one fails until
     /// [`FaultFs::clear_faults`].
     pub fn inject(&self, kind: FaultKind, after: u64) {
-        self.state.lock().fault = Some((kind, after));
+        self.state.lock().fault = Some(Fault {
+            kind,
+            remaining: after,
+            once: false,
+        });
+    }
+
+    /// After `after` more operations of `kind` succeed, the next one fails and later ones
+    /// succeed again: a transient error, such as an fsync that failed once.
+    pub fn inject_once(&self, kind: FaultKind, after: u64) {
+        self.state.lock().fault = Some(Fault {
+            kind,
+            remaining: after,
+            once: true,
+        });
     }
 
     /// Removes injected faults and the capacity limit.

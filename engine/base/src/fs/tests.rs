@@ -63,6 +63,18 @@ fn injected_sync_fault_and_capacity() {
 }
 
 #[test]
+fn one_shot_fault_fails_exactly_one_operation() {
+    let fs = FaultFs::new();
+    let mut f = fs.create(&dir().join("a")).unwrap();
+    fs.inject_once(FaultKind::Sync, 1);
+    f.sync().unwrap();
+    assert!(fs.sync_dir(&dir()).is_err(), "the second sync fails");
+    f.sync().unwrap();
+    fs.sync_dir(&dir()).unwrap();
+    f.append(b"x").unwrap();
+}
+
+#[test]
 fn std_fs_roundtrip_and_lock() {
     let tmp = tempfile::tempdir().unwrap();
     let fs = StdFs;
