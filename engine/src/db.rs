@@ -147,6 +147,9 @@ pub(crate) struct DbInner {
     pub closed: AtomicBool,
     /// Held for the life of the database: no second process opens the directory.
     pub _lock: Box<dyn Send + Sync>,
+    /// Test builds only: run once, by the next read, between loading its view and its sequence.
+    #[cfg(feature = "test-hooks")]
+    pub read_hook: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 /// Ends background work when the last `Db` handle goes away.
@@ -363,8 +366,7 @@ impl DbInner {
     /// Starts a new manifest holding one snapshot edit once the current one has grown large,
     /// so recovery never replays an unbounded history.
     fn maybe_roll_manifest(&self, vs: &mut VersionState) {
-        const MANIFEST_ROLL_BYTES: u64 = 16 << 20;
-        if vs.manifest.size() < MANIFEST_ROLL_BYTES {
+        if vs.manifest.size() < self.opts.max_manifest_bytes {
             return;
         }
         if let Err(e) = self.roll_manifest(vs) {
@@ -374,13 +376,25 @@ impl DbInner {
 
     /// Writes a new manifest holding the current state as one edit, makes it live, and removes
     /// the old one. Also the way past a manifest whose last append failed.
+    ///
+    /// If this fails, the old manifest is retired too: after a failed roll `CURRENT` may name
+    /// either manifest (the rename may be durable while its directory sync failed), so an edit
+    /// appended to the old one could be lost at the next open while the files it made obsolete
+    /// (WAL segments, compaction inputs) were already deleted. Every later edit fails instead,
+    /// until a roll succeeds (a disk-full resumption starts with one) or the database reopens.
     pub fn roll_manifest(&self, vs: &mut VersionState) -> kvstore_base::Result<()> {
         let number = self.new_file_number();
         let mut snap = self.current().version.snapshot_edit();
         snap.log_number = Some(vs.log_number);
         snap.next_file_number = Some(self.next_file.load(Ordering::SeqCst));
         snap.last_seq = Some(self.visible_seq.load(Ordering::SeqCst));
-        let m = ManifestWriter::create(self.fs.as_ref(), &self.dir, number, &snap)?;
+        let m = match ManifestWriter::create(self.fs.as_ref(), &self.dir, number, &snap) {
+            Ok(m) => m,
+            Err(e) => {
+                vs.manifest.retire(&e);
+                return Err(e);
+            }
+        };
         let old = std::mem::replace(&mut vs.manifest, m);
         let _ = self
             .fs
@@ -388,8 +402,41 @@ impl DbInner {
         Ok(())
     }
 
-    pub fn get_at(&self, cf: u32, key: &[u8], seq: SeqNo) -> Result<Option<Vec<u8>>> {
+    /// The read view and the sequence number a read of the latest state uses, in that order.
+    ///
+    /// IMPORTANT: the view is loaded *before* the sequence number (as RocksDB's `GetImpl`
+    /// does). Loaded the other way round, a write could overwrite the key after the sequence
+    /// was read, and a flush or compaction (no snapshot protects that sequence) could drop the
+    /// only version the reader may see before the reader loads the view: the key would read
+    /// as absent. Loaded this way, every version the view holds stays in it, and a sequence
+    /// read later only admits more of the view's entries. A memtable switch cannot hide a
+    /// visible write from the older view either: the switch happens under the writer lock
+    /// after every write of the old memtable is visible, so the view holds a consistent prefix
+    /// (all writes up to the switch), and all of those are at or below the sequence.
+    pub fn latest_read(&self) -> (Arc<SuperVersion>, SeqNo) {
         let sv = self.current();
+        #[cfg(feature = "test-hooks")]
+        if let Some(hook) = self.read_hook.lock().take() {
+            hook();
+        }
+        let seq = self.visible_seq.load(Ordering::SeqCst);
+        (sv, seq)
+    }
+
+    /// Reads `key` of `cf` at `seq` in the current read view (a snapshot's read: its sequence
+    /// is pinned, so compactions keep what it sees).
+    pub fn get_at(&self, cf: u32, key: &[u8], seq: SeqNo) -> Result<Option<Vec<u8>>> {
+        self.get_in(&self.current(), cf, key, seq)
+    }
+
+    /// Reads `key` of `cf` at `seq` in the read view `sv`.
+    pub fn get_in(
+        &self,
+        sv: &SuperVersion,
+        cf: u32,
+        key: &[u8],
+        seq: SeqNo,
+    ) -> Result<Option<Vec<u8>>> {
         // Memtables first, then tables, newest data first. The key filters of the memtables
         // and the tables are all loaded before any is read (each is a cache miss once data
         // outgrows the caches, and they are independent): the memtable's word is prefetched,
@@ -425,15 +472,16 @@ impl DbInner {
         })
     }
 
-    pub fn iter_at(
+    /// An iterator over `cf` at `seq` in the read view `sv` (see [`DbInner::latest_read`]).
+    pub fn iter_in(
         &self,
+        sv: Arc<SuperVersion>,
         cf: u32,
         seq: SeqNo,
         start: Bound<Vec<u8>>,
         end: Bound<Vec<u8>>,
         prefix: Option<Vec<u8>>,
     ) -> DbIterator {
-        let sv = self.current();
         let mut children: Vec<BoxedIter> = Vec::new();
         for g in std::iter::once(&sv.mem).chain(sv.imm.iter()) {
             if let Some(t) = g.tables.read().get(&cf) {
@@ -542,11 +590,28 @@ impl Db {
         if let Some(&max) = wals.last() {
             next_file = next_file.max(max + 1);
         }
+        // A torn tail is accepted in the last segment holding anything past its header, not
+        // only in the newest: the segments after it can only be empty ones that an open or a
+        // disk-full resumption created before it was interrupted (or whose creation failed).
+        // Nothing is ever appended to a newer segment while an older one still needed ends
+        // torn — a memtable switch syncs the old segment first, and recovery (step 4 below)
+        // and resumption (resume.rs) flush the torn segment's writes before accepting new
+        // ones — so no acknowledged write lies past such a tear.
+        let mut wal_bytes = Vec::with_capacity(wals.len());
+        for &n in &wals {
+            let p = filenames::wal_path(&dir, n);
+            let f = fs.open_read(&p).map_err(|e| io_err("open", &p, e))?;
+            wal_bytes.push(f.size());
+        }
+        let last_with_records = wal_bytes
+            .iter()
+            .rposition(|&b| b > crate::record::LOG_HEADER_BYTES as u64)
+            .unwrap_or(0);
         let recovered = Arc::new(MemGroup::new(log_number, opts.memtable_size_bytes));
         for (i, &n) in wals.iter().enumerate() {
             let p = filenames::wal_path(&dir, n);
-            let newest = i + 1 == wals.len();
-            let end = wal::replay(fs.as_ref(), &p, newest, |seq, batch| {
+            let may_end_torn = i >= last_with_records;
+            let end = wal::replay(fs.as_ref(), &p, may_end_torn, |seq, batch| {
                 recovered.apply(seq, &batch);
                 last_seq = last_seq.max(seq + batch.len() as u64 - 1);
                 Ok(())
@@ -627,6 +692,8 @@ impl Db {
             threads: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
             _lock: lock,
+            #[cfg(feature = "test-hooks")]
+            read_hook: Mutex::new(None),
             opts,
         });
         let version = Version::build(&levels, None, |m| inner.open_table(m))?;
@@ -684,8 +751,8 @@ impl Db {
 
     pub fn get_cf(&self, cf: &ColumnFamily, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.check_open()?;
-        let seq = self.inner.visible_seq.load(Ordering::SeqCst);
-        self.inner.get_at(cf.id(), key, seq)
+        let (sv, seq) = self.inner.latest_read();
+        self.inner.get_in(&sv, cf.id(), key, seq)
     }
 
     /// Applies `batch` atomically: after a crash, all of it or none of it is there. With
@@ -759,8 +826,10 @@ impl Db {
 
     /// A read view of the database as of now.
     pub fn snapshot(&self) -> Snapshot {
-        // Registered before reading visible_seq can move past it is unnecessary: a newer
-        // snapshot only needs the newest versions, which compaction always keeps.
+        // Registering the visible sequence under the lock is enough: a flush or compaction
+        // that read the snapshot list before this works on data frozen before it (a memtable
+        // is frozen only once every write in it is visible), all of it at or below `seq`, and
+        // it always keeps the newest version of each key, the one this snapshot sees.
         let mut snaps = self.inner.snapshots.lock();
         let seq = self.inner.visible_seq.load(Ordering::SeqCst);
         *snaps.entry(seq).or_insert(0) += 1;
@@ -783,15 +852,16 @@ impl Db {
     ) -> Result<DbIterator> {
         self.check_open()?;
         let (s, e) = bounds(&range);
-        let seq = self.inner.visible_seq.load(Ordering::SeqCst);
-        Ok(self.inner.iter_at(cf.id(), seq, s, e, None))
+        let (sv, seq) = self.inner.latest_read();
+        Ok(self.inner.iter_in(sv, cf.id(), seq, s, e, None))
     }
 
     /// Keys and values of `cf` starting with `prefix`, in key order.
     pub fn scan_prefix_cf(&self, cf: &ColumnFamily, prefix: &[u8]) -> Result<DbIterator> {
         self.check_open()?;
-        let seq = self.inner.visible_seq.load(Ordering::SeqCst);
-        Ok(self.inner.iter_at(
+        let (sv, seq) = self.inner.latest_read();
+        Ok(self.inner.iter_in(
+            sv,
             cf.id(),
             seq,
             Bound::Included(prefix.to_vec()),
@@ -911,6 +981,14 @@ impl Db {
         self.inner.shutdown()
     }
 
+    /// Test builds only: `hook` runs once, inside the next read of the latest state, between
+    /// the loads of its read view and of its sequence number.
+    #[cfg(feature = "test-hooks")]
+    #[doc(hidden)]
+    pub fn set_read_hook(&self, hook: impl FnOnce() + Send + 'static) {
+        *self.inner.read_hook.lock() = Some(Box::new(hook));
+    }
+
     /// The directory this database lives in.
     pub fn path(&self) -> &Path {
         &self.inner.dir
@@ -950,12 +1028,14 @@ impl Snapshot {
     ) -> Result<DbIterator> {
         self.db.check_open()?;
         let (s, e) = bounds(&range);
-        Ok(self.db.inner.iter_at(cf.id(), self.seq, s, e, None))
+        let sv = self.db.inner.current();
+        Ok(self.db.inner.iter_in(sv, cf.id(), self.seq, s, e, None))
     }
 
     pub fn scan_prefix_cf(&self, cf: &ColumnFamily, prefix: &[u8]) -> Result<DbIterator> {
         self.db.check_open()?;
-        Ok(self.db.inner.iter_at(
+        Ok(self.db.inner.iter_in(
+            self.db.inner.current(),
             cf.id(),
             self.seq,
             Bound::Included(prefix.to_vec()),

@@ -35,6 +35,8 @@ mod filenames;
 mod flush;
 mod iter;
 mod manifest;
+#[cfg(test)]
+mod manifest_roll_tests;
 mod options;
 mod record;
 mod resume;

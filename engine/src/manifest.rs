@@ -147,6 +147,17 @@ pub struct ManifestWriter {
     number: u64,
     path: PathBuf,
     file: Box<dyn WritableFile>,
+    /// `Some(why)` once a roll away from this manifest failed: `CURRENT` may no longer name it,
+    /// so appends are refused (see `DbInner::roll_manifest`).
+    retired: Option<Retired>,
+}
+
+/// Why a manifest refuses appends.
+struct Retired {
+    reason: String,
+    /// The failed roll ran out of space: the refusal is a disk-full error too, so a
+    /// disk-full resumption (which starts with a new manifest) may still lift it.
+    disk_full: bool,
 }
 
 impl ManifestWriter {
@@ -185,7 +196,12 @@ impl ManifestWriter {
             .map_err(|e| io("rename to", &cur, e))?;
         fs.sync_dir(dir)
             .map_err(|e| io("fsync directory", dir, e))?;
-        Ok(ManifestWriter { number, path, file })
+        Ok(ManifestWriter {
+            number,
+            path,
+            file,
+            retired: None,
+        })
     }
 
     pub fn number(&self) -> u64 {
@@ -196,8 +212,32 @@ impl ManifestWriter {
         self.file.size()
     }
 
+    /// Refuses every later append: a roll to a new manifest failed because of `why`, and
+    /// `CURRENT` may name that one now.
+    pub fn retire(&mut self, why: &Error) {
+        self.retired = Some(Retired {
+            reason: why.to_string(),
+            disk_full: why.is_disk_full(),
+        });
+    }
+
     /// Appends `edit` and fsyncs it: when this returns `Ok`, the edit survives any crash.
     pub fn append(&mut self, edit: &VersionEdit) -> Result<()> {
+        if let Some(r) = &self.retired {
+            let kind = if r.disk_full {
+                std::io::ErrorKind::StorageFull
+            } else {
+                std::io::ErrorKind::Other
+            };
+            return Err(Error::io(
+                format!(
+                    "append to {} (retired: a roll to a new manifest failed: {})",
+                    self.path.display(),
+                    r.reason
+                ),
+                std::io::Error::new(kind, "manifest retired"),
+            ));
+        }
         let mut buf = Vec::new();
         // Every earlier edit was fsynced before its append returned.
         encode_record(&mut buf, &edit.encode(), self.file.size())?;

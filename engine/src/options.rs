@@ -58,6 +58,10 @@ pub struct Options {
     pub dynamic_level_bytes: bool,
     /// Background compaction threads (default 1; flushes have their own thread).
     pub compaction_threads: usize,
+    /// Once the manifest grows past this, the next edit starts a new one holding the whole
+    /// state as one edit (default 16 MiB; RocksDB's `max_manifest_file_size`), so recovery
+    /// never replays an unbounded history.
+    pub max_manifest_bytes: u64,
     /// The file system all I/O goes through (default: the real disk).
     pub fs: Arc<dyn FileSystem>,
 }
@@ -82,6 +86,7 @@ impl Default for Options {
             num_levels: 7,
             dynamic_level_bytes: true,
             compaction_threads: 1,
+            max_manifest_bytes: 16 << 20,
             fs: Arc::new(StdFs),
         }
     }

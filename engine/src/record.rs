@@ -19,8 +19,8 @@
 //! bytes that were never fsynced. When a record at offset `p` is bad, the reader looks at every
 //! later offset for an intact record; one whose `synced` lies beyond `p` proves that the damaged
 //! bytes had been made durable before — so the damage is not from a crash, and the read fails
-//! with `Corruption` naming the file and offset. Otherwise, in the newest log only, the rest of
-//! the file is a torn tail of writes that were never made durable, and reading stops there.
+//! with `Corruption` naming the file and offset. Otherwise, in the newest log holding records only (the
+//! caller says which), the rest of the file is a torn tail of writes that were never made durable, and reading stops there.
 //! Anything else is `Corruption`.
 
 use kvstore_base::checksum::xxh3_parts;
@@ -85,17 +85,18 @@ pub enum LogEnd {
 }
 
 /// Reads every record of a log held in `data`, calling `on_record(offset, payload)` for each.
-/// `newest` says whether a torn tail is acceptable (only the newest log can have one).
+/// `tail_may_be_torn` says whether a torn tail is acceptable: only in the newest log that holds
+/// records (a manifest; the last WAL segment with records).
 pub fn read_log(
     path: &Path,
     data: &[u8],
     magic: &[u8; 8],
-    newest: bool,
+    tail_may_be_torn: bool,
     mut on_record: impl FnMut(u64, &[u8]) -> Result<()>,
 ) -> Result<LogEnd> {
     if data.len() < LOG_HEADER_BYTES {
         // A crash right after creating the file, before its header was synced.
-        if newest {
+        if tail_may_be_torn {
             return Ok(LogEnd::TornTail { offset: 0 });
         }
         return Err(Error::corruption(path, 0, "log shorter than its header"));
@@ -133,7 +134,7 @@ pub fn read_log(
                         ),
                     ));
                 }
-                if newest {
+                if tail_may_be_torn {
                     return Ok(LogEnd::TornTail { offset: pos as u64 });
                 }
                 return Err(Error::corruption(path, pos as u64, why));

@@ -5,23 +5,27 @@
 //! that failed (its tail may hold a partial record, and its durable content is unknown):
 //!
 //! 0. a new manifest is written (the old one may end in a failed append);
-//! 1. the active memtable group is frozen behind a fresh *future* WAL number `N`;
+//! 1. a fresh WAL segment `N` is created and synced, and the active memtable group is frozen
+//!    behind it (once: a retry finds both done);
 //! 2. every frozen group is flushed to tables; each flush's manifest edit advances
 //!    `log_number`, finally to `N`, which makes the failed segment obsolete (it is deleted);
-//! 3. only then is segment `N` created and writes accepted again.
+//! 3. only then are writes accepted again, into `N`.
 //!
-//! Crash reasoning: until the manifest edit of step 2 is durable, recovery replays the failed
-//! segment as the newest one, where a partial record is a torn tail — exactly the write that
-//! was never acknowledged. After it, recovery ignores that segment. If space runs out again
-//! during steps 2–3 the database stays poisoned and a later attempt continues where this one
-//! stopped. The memtables hold every acknowledged write throughout (the failed batch was never
-//! applied), so nothing acknowledged depends on the abandoned segment.
+//! Crash reasoning: segment `N` exists, synced and with its name durable, before any manifest
+//! edit can name it (an edit naming a missing segment is how recovery recognises a lost edit).
+//! Until the manifest edit of step 2 is durable, recovery replays the failed segment, whose
+//! partial record is a torn tail: only empty segments (`N`, or ones whose creation failed) follow
+//! it, which is the one place besides the newest segment where recovery accepts a torn tail
+//! (see `Db::open`) — and it is exactly the write that was never acknowledged. After that edit,
+//! recovery ignores the failed segment. If space runs out again during steps 1–3 the database
+//! stays poisoned and a later attempt continues where this one stopped. The memtables hold
+//! every acknowledged write throughout (the failed batch was never applied), so nothing
+//! acknowledged depends on the abandoned segment.
 
-use crate::db::{DbInner, MemGroup, SuperVersion};
+use crate::db::DbInner;
 use crate::error::{Error, Result};
 use crate::wal::WalWriter;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 impl DbInner {
     /// Tries to lift a "no space" poison. `Ok(true)` when writes are accepted again,
@@ -39,29 +43,20 @@ impl DbInner {
             let mut vs = self.versions.lock();
             self.roll_manifest(&mut vs)?;
         }
-        // Step 1: freeze the active group behind a future segment number (once).
-        {
-            let _vs = self.versions.lock();
-            let cur = self.current();
-            if cur.mem.wal_number == w.wal.number() {
-                let number = self.new_file_number();
-                let mut imm = Vec::with_capacity(cur.imm.len() + 1);
-                imm.push(cur.mem.clone());
-                imm.extend(cur.imm.iter().cloned());
-                *self.sv.write() = Arc::new(SuperVersion {
-                    mem: Arc::new(MemGroup::new(number, self.opts.memtable_size_bytes)),
-                    imm,
-                    version: cur.version.clone(),
-                });
-            }
+        // Step 1: a new segment, durable before any edit names it, and the active group frozen
+        // behind it.
+        if !w.wal_awaits_resume {
+            let number = self.new_file_number();
+            w.wal = WalWriter::create(self.fs.as_ref(), &self.dir, number)?;
+            self.freeze_active(number);
+            w.wal_awaits_resume = true;
         }
         // Step 2: flush everything frozen; log_number moves past the failed segment.
         while !self.current().imm.is_empty() {
             self.flush_oldest()?;
         }
-        // Step 3: the new segment, then writes again.
-        let number = self.current().mem.wal_number;
-        w.wal = WalWriter::create(self.fs.as_ref(), &self.dir, number)?;
+        // Step 3: writes again, into the new segment.
+        w.wal_awaits_resume = false;
         *self.poisoned.lock() = None;
         self.poison_recoverable.store(false, Ordering::Release);
         tracing::info!(previous = %reason, "writes resumed after the disk had filled up");

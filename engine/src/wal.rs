@@ -2,7 +2,8 @@
 //!
 //! Each record's payload is one encoded [`crate::WriteBatch`] (see `docs/formats/wal.md`). The
 //! writer never reopens an old segment: a new memtable gets a new segment, and the previous one
-//! is synced before the switch, so only the newest segment can ever end in a torn record.
+//! is synced before the switch, so only the newest segment holding records can ever end in a torn
+//! record (segments after it, if any, are empty: see `Db::open`).
 
 use crate::batch::WriteBatch;
 use crate::filenames::wal_path;
@@ -16,7 +17,6 @@ pub const WAL_MAGIC: &[u8; 8] = b"KVSTWAL\0";
 
 /// An open WAL segment being appended to.
 pub struct WalWriter {
-    number: u64,
     path: PathBuf,
     file: Box<dyn WritableFile>,
     /// Everything before this offset has been fsynced; written into each record (record.rs).
@@ -37,15 +37,10 @@ impl WalWriter {
         fs.sync_dir(dir)
             .map_err(|e| Error::io(format!("fsync directory {}", dir.display()), e))?;
         Ok(WalWriter {
-            number,
             path,
             file,
             synced: LOG_HEADER_BYTES as u64,
         })
-    }
-
-    pub fn number(&self) -> u64 {
-        self.number
     }
 
     /// Appends already-framed records.
@@ -71,21 +66,28 @@ impl WalWriter {
 }
 
 /// Replays segment `path`, calling `apply(first_seq, batch)` for each record in order.
+/// `tail_may_be_torn` says whether a torn tail is accepted (see [`read_log`]).
 pub fn replay(
     fs: &dyn FileSystem,
     path: &Path,
-    newest: bool,
+    tail_may_be_torn: bool,
     mut apply: impl FnMut(SeqNo, WriteBatch) -> Result<()>,
 ) -> Result<LogEnd> {
     let data = fs
         .read_all(path)
         .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
-    read_log(path, &data, WAL_MAGIC, newest, |offset, payload| {
-        let (seq, batch) = WriteBatch::decode(payload).map_err(|why| {
-            // The checksum matched, so these bytes are what was written: a format bug or a
-            // foreign file, never a torn write.
-            Error::corruption(path, offset, format!("undecodable write batch: {why}"))
-        })?;
-        apply(seq, batch)
-    })
+    read_log(
+        path,
+        &data,
+        WAL_MAGIC,
+        tail_may_be_torn,
+        |offset, payload| {
+            let (seq, batch) = WriteBatch::decode(payload).map_err(|why| {
+                // The checksum matched, so these bytes are what was written: a format bug or a
+                // foreign file, never a torn write.
+                Error::corruption(path, offset, format!("undecodable write batch: {why}"))
+            })?;
+            apply(seq, batch)
+        },
+    )
 }

@@ -68,6 +68,10 @@ struct Request {
 pub(crate) struct WriterState {
     pub wal: WalWriter,
     pub last_seq: SeqNo,
+    /// True while `wal` is a segment that `try_resume` created for after the resumption: the
+    /// active memtable group is already frozen behind it, and nothing may be appended to it
+    /// until the frozen groups are flushed (resume.rs).
+    pub wal_awaits_resume: bool,
 }
 
 pub(crate) struct WriteQueue {
@@ -82,7 +86,11 @@ impl WriteQueue {
     pub fn new(wal: WalWriter, last_seq: SeqNo) -> Self {
         WriteQueue {
             queue: Mutex::new(VecDeque::new()),
-            writer: Mutex::new(WriterState { wal, last_seq }),
+            writer: Mutex::new(WriterState {
+                wal,
+                last_seq,
+                wal_awaits_resume: false,
+            }),
             last_sync_group: AtomicUsize::new(0),
         }
     }
@@ -324,20 +332,25 @@ impl DbInner {
             }
         };
         w.wal = wal;
-        {
-            let _vs = self.versions.lock();
-            let cur = self.current();
-            let mut imm = Vec::with_capacity(cur.imm.len() + 1);
-            imm.push(cur.mem.clone());
-            imm.extend(cur.imm.iter().cloned());
-            *self.sv.write() = Arc::new(SuperVersion {
-                mem: Arc::new(MemGroup::new(number, self.opts.memtable_size_bytes)),
-                imm,
-                version: cur.version.clone(),
-            });
-        }
+        self.freeze_active(number);
         self.bg_cv.notify_all();
         Ok(())
+    }
+
+    /// Freezes the active memtable group (newest of the frozen ones) and starts an empty one
+    /// whose writes go to WAL segment `wal_number`. Caller holds the writer lock, so every
+    /// write in the frozen group is already visible.
+    pub(crate) fn freeze_active(&self, wal_number: u64) {
+        let _vs = self.versions.lock();
+        let cur = self.current();
+        let mut imm = Vec::with_capacity(cur.imm.len() + 1);
+        imm.push(cur.mem.clone());
+        imm.extend(cur.imm.iter().cloned());
+        *self.sv.write() = Arc::new(SuperVersion {
+            mem: Arc::new(MemGroup::new(wal_number, self.opts.memtable_size_bytes)),
+            imm,
+            version: cur.version.clone(),
+        });
     }
 }
 
