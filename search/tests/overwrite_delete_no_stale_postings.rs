@@ -1,20 +1,82 @@
-//! An overwrite removes the old postings, a delete removes all; statistics follow.
+//! An overwrite removes the old postings, a delete removes all of a document's index entries;
+//! document frequencies and statistics follow — and a crash in the middle of either leaves the
+//! old version with all its entries or the new one with all of its own, never a mix.
 mod common;
+use common::crash::check_every_cut;
+use common::model::{assert_clean, doc, doc_v, Model, Op, DIM};
 use common::*;
-use kvstore_search::keys::{decode_stats, posting_key, STATS_KEY};
+use kvstore_search::keys::posting_key;
+use kvstore_search::Indexer;
 
-fn stats(ix: &kvstore_search::Indexer) -> (u64, u64) {
+fn stats(ix: &Indexer) -> (u64, u64) {
     let c = ix.stats().unwrap().collection;
     (c.doc_count, c.total_len)
+}
+
+/// Runs `ops` on `ix` and on the model.
+fn run(ix: &Indexer, m: &mut Model, ops: &[Op]) {
+    for op in ops {
+        op.apply_to(m);
+        op.run(ix).unwrap();
+    }
+}
+
+/// Documents sharing some terms with the one the crash tests overwrite or delete, so its
+/// document frequencies and the statistics change without reaching zero.
+fn setup() -> Vec<Op> {
+    vec![
+        Op::Put(doc("k", "old words here spark")),
+        Op::Put(doc("other", "words plug")),
+        Op::Put(doc_v("vec", "spark plug gap", vec![0.25; DIM])),
+    ]
+}
+
+#[test]
+fn a_crash_inside_an_overwrite_leaves_the_old_or_the_new_version_never_both() {
+    let mut one_vector = vec![0.0; DIM];
+    one_vector[0] = 1.0;
+    for (seed, op) in [
+        // Shares "word" and "plug" with the old version and the other documents.
+        Op::Put(doc("k", "new words plug plug")),
+        // The new text holds none of the old terms.
+        Op::Put(doc("k", "wing")),
+        // A caller-supplied vector replaced, and the text with it.
+        Op::Put(doc_v("vec", "heat shield", one_vector)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut history = setup();
+        history.push(op);
+        let r = check_every_cut(&history, setup().len(), seed as u64);
+        assert!(r.lost > 0 && r.survived > 0, "{r:?}");
+    }
+}
+
+#[test]
+fn a_crash_inside_a_delete_leaves_all_of_the_index_entries_or_none() {
+    for (seed, key) in ["k", "vec"].into_iter().enumerate() {
+        let mut history = setup();
+        history.push(Op::Delete(key.into()));
+        let r = check_every_cut(&history, setup().len(), 10 + seed as u64);
+        assert!(r.lost > 0 && r.survived > 0, "{r:?}");
+    }
 }
 
 #[test]
 fn overwrite_replaces_postings_and_stats() {
     let (_d, ix) = indexer();
-    ix.put(b"k", b"old words here", None).unwrap();
-    ix.put(b"other", b"words", None).unwrap();
+    let mut m = Model::new();
+    run(
+        &ix,
+        &mut m,
+        &[
+            Op::Put(doc("k", "old words here")),
+            Op::Put(doc("other", "words")),
+        ],
+    );
     assert_eq!(stats(&ix), (2, 4));
-    ix.put(b"k", b"new words", None).unwrap();
+    run(&ix, &mut m, &[Op::Put(doc("k", "new words"))]);
     assert_eq!(stats(&ix), (2, 3));
     assert!(ix.search("old", 10, false).unwrap().is_empty());
     assert!(ix.search("here", 10, false).unwrap().is_empty());
@@ -23,19 +85,24 @@ fn overwrite_replaces_postings_and_stats() {
     assert!(!inv.contains(&posting_key("old", b"k")));
     assert!(inv.contains(&posting_key("word", b"k")));
     assert_eq!(inv.len(), 3); // new/k, word/k, word/other
-                              // the term dictionary forgets terms no document holds
+                              // The term dictionary forgets terms no document holds.
     let meta = cf_keys(&ix, "docmeta");
     assert!(!meta.contains(&b"Told".to_vec()));
     assert!(meta.contains(&b"Tword".to_vec()));
-    ix.verify().unwrap();
+    assert_clean(&ix, &m, "after an overwrite");
 }
 
 #[test]
 fn delete_removes_every_index_entry() {
     let (_d, ix) = indexer();
-    ix.put(b"k", b"spark plug", None).unwrap();
-    ix.put(b"j", b"wing", None).unwrap();
+    let mut m = Model::new();
+    run(
+        &ix,
+        &mut m,
+        &[Op::Put(doc("k", "spark plug")), Op::Put(doc("j", "wing"))],
+    );
     assert!(ix.delete(b"k").unwrap());
+    m.remove("k");
     assert!(!ix.delete(b"k").unwrap());
     assert!(!ix.delete(b"never").unwrap());
     assert!(ix.search("spark plug", 10, false).unwrap().is_empty());
@@ -48,11 +115,9 @@ fn delete_removes_every_index_entry() {
     assert_eq!(cf_keys(&ix, "vectors"), [b"j".to_vec()]);
     let meta = cf_keys(&ix, "docmeta");
     assert_eq!(meta, [b"Dj".to_vec(), b"S".to_vec(), b"Twing".to_vec()]);
-    let cf = ix.db().cf("docmeta").unwrap();
-    let s = decode_stats(&ix.db().get_cf(&cf, STATS_KEY).unwrap().unwrap()).unwrap();
-    assert_eq!((s.doc_count, s.total_len), (1, 1));
+    assert_eq!(stats(&ix), (1, 1));
     assert_eq!(ix.db().get(b"k").unwrap(), None);
-    assert_eq!(ix.verify().unwrap().documents, 1);
+    assert_clean(&ix, &m, "after a delete");
 }
 
 #[test]
@@ -73,16 +138,20 @@ fn scores_use_updated_statistics_after_delete() {
 }
 
 #[test]
-fn many_overwrites_leave_exactly_the_last_version() {
+fn many_overwrites_and_deletes_leave_exactly_the_last_version() {
     let (_d, ix) = indexer();
+    let mut m = Model::new();
     for i in 0..50 {
-        ix.put(b"doc", format!("version{i} common").as_bytes(), None)
-            .unwrap();
+        let text = format!("version{i} common");
+        run(&ix, &mut m, &[Op::Put(doc("doc", &text))]);
+        if i % 10 == 9 {
+            run(&ix, &mut m, &[Op::Delete("doc".into())]);
+        }
     }
+    run(&ix, &mut m, &[Op::Put(doc("doc", "version49 common"))]);
     assert_eq!(stats(&ix), (1, 2));
-    assert_eq!(cf_keys(&ix, "inverted").len(), 2);
     assert!(ix.search("version3", 10, false).unwrap().is_empty());
     assert_eq!(keys(&ix.search("version49", 10, false).unwrap()), ["doc"]);
     assert_eq!(ix.stats().unwrap().vectors, 1);
-    ix.verify().unwrap();
+    assert_clean(&ix, &m, "after many overwrites");
 }

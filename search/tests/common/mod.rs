@@ -1,6 +1,10 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod crash;
+pub mod model;
+pub mod power_cut_fs;
+
 use kvstore_engine::{Db, Options};
 use kvstore_search::{HashingEmbedder, Indexer, SearchOptions};
 use std::sync::Arc;
