@@ -5,16 +5,53 @@
 //!
 //! ```text
 //! [first_seq varint][count varint] then count × entry
-//! entry = [kind u8: 0 delete, 1 put][cf_id varint][key: varint len + bytes][value: varint len + bytes, puts only]
+//! entry = [kind u8: 0 delete, 1 put, 2 delete range][cf_id varint][key: varint len + bytes]
+//!         [value: varint len + bytes, puts (the value) and range deletes (the range's end) only]
 //! ```
 //!
 //! Entry `i` gets sequence number `first_seq + i`, so later entries of a batch win over earlier
-//! ones for the same key.
+//! ones for the same key (a range delete hides the entries before it, not those after it).
 
 use crate::cf::ColumnFamily;
 use crate::error::{Error, Result};
 use kvstore_base::coding::{get_bytes, get_varint, put_bytes, put_varint};
 use kvstore_base::{SeqNo, ValueKind};
+
+/// What a batch entry does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// Deletes `key`.
+    Delete = 0,
+    /// Stores `value` under `key`.
+    Put = 1,
+    /// Deletes every key in `[key, value)` (see `range_del.rs`).
+    DeleteRange = 2,
+}
+
+impl EntryKind {
+    fn from_u8(b: u8) -> Option<Self> {
+        match b {
+            0 => Some(EntryKind::Delete),
+            1 => Some(EntryKind::Put),
+            2 => Some(EntryKind::DeleteRange),
+            _ => None,
+        }
+    }
+
+    /// The memtable entry kind of a point write; `None` for a range delete.
+    pub(crate) fn point(self) -> Option<ValueKind> {
+        match self {
+            EntryKind::Delete => Some(ValueKind::Delete),
+            EntryKind::Put => Some(ValueKind::Put),
+            EntryKind::DeleteRange => None,
+        }
+    }
+
+    /// Whether the entry carries a second byte string (a value or a range end).
+    fn has_value(self) -> bool {
+        self != EntryKind::Delete
+    }
+}
 
 /// Largest encoded batch header: first sequence number (varint u64, up to 10 bytes) and count
 /// (varint u32, up to 5 bytes). Typical headers are 4–5 bytes (log format version 3; version 2
@@ -45,9 +82,11 @@ impl Default for WriteBatch {
 /// One decoded entry of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchEntry<'a> {
-    pub kind: ValueKind,
+    pub kind: EntryKind,
     pub cf_id: u32,
+    /// The key (for a range delete, the range's first key).
     pub key: &'a [u8],
+    /// The value (for a range delete, the range's end, exclusive; empty for a delete).
     pub value: &'a [u8],
 }
 
@@ -61,29 +100,50 @@ impl WriteBatch {
 
     /// Adds a put to the default column family.
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
-        self.push(ValueKind::Put, 0, key.as_ref(), value.as_ref());
+        self.push(EntryKind::Put, 0, key.as_ref(), value.as_ref());
     }
 
     /// Adds a delete to the default column family.
     pub fn delete(&mut self, key: impl AsRef<[u8]>) {
-        self.push(ValueKind::Delete, 0, key.as_ref(), &[]);
+        self.push(EntryKind::Delete, 0, key.as_ref(), &[]);
     }
 
     /// Adds a put to `cf`.
     pub fn put_cf(&mut self, cf: &ColumnFamily, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
-        self.push(ValueKind::Put, cf.id(), key.as_ref(), value.as_ref());
+        self.push(EntryKind::Put, cf.id(), key.as_ref(), value.as_ref());
     }
 
     /// Adds a delete to `cf`.
     pub fn delete_cf(&mut self, cf: &ColumnFamily, key: impl AsRef<[u8]>) {
-        self.push(ValueKind::Delete, cf.id(), key.as_ref(), &[]);
+        self.push(EntryKind::Delete, cf.id(), key.as_ref(), &[]);
     }
 
-    fn push(&mut self, kind: ValueKind, cf_id: u32, key: &[u8], value: &[u8]) {
+    /// Adds the deletion of every key in `[start, end)` of the default column family, as one
+    /// entry. `start < end` is checked when the batch is written.
+    pub fn delete_range(&mut self, start: impl AsRef<[u8]>, end: impl AsRef<[u8]>) {
+        self.push(EntryKind::DeleteRange, 0, start.as_ref(), end.as_ref());
+    }
+
+    /// Adds the deletion of every key in `[start, end)` of `cf`, as one entry.
+    pub fn delete_range_cf(
+        &mut self,
+        cf: &ColumnFamily,
+        start: impl AsRef<[u8]>,
+        end: impl AsRef<[u8]>,
+    ) {
+        self.push(
+            EntryKind::DeleteRange,
+            cf.id(),
+            start.as_ref(),
+            end.as_ref(),
+        );
+    }
+
+    fn push(&mut self, kind: EntryKind, cf_id: u32, key: &[u8], value: &[u8]) {
         self.rep.push(kind as u8);
         put_varint(&mut self.rep, cf_id as u64);
         put_bytes(&mut self.rep, key);
-        if kind == ValueKind::Put {
+        if kind.has_value() {
             put_bytes(&mut self.rep, value);
         }
         self.count += 1;
@@ -130,6 +190,19 @@ impl WriteBatch {
                     "key of {} bytes exceeds the limit of {MAX_KEY_BYTES}",
                     e.key.len()
                 )));
+            }
+            if e.kind == EntryKind::DeleteRange {
+                if e.value.len() > MAX_KEY_BYTES {
+                    return Err(Error::InvalidArgument(format!(
+                        "range end of {} bytes exceeds the key limit of {MAX_KEY_BYTES}",
+                        e.value.len()
+                    )));
+                }
+                if e.key >= e.value {
+                    return Err(Error::InvalidArgument(
+                        "delete_range needs start < end".into(),
+                    ));
+                }
             }
             if e.value.len() > MAX_VALUE_BYTES {
                 return Err(Error::InvalidArgument(format!(
@@ -198,13 +271,14 @@ fn decode_entry<'a>(cur: &mut &'a [u8]) -> Result<BatchEntry<'a>> {
     let bad = |what: &str| Error::InvalidArgument(format!("malformed write batch: {what}"));
     let (&kind, rest) = cur.split_first().ok_or_else(|| bad("missing kind"))?;
     *cur = rest;
-    let kind = ValueKind::from_u8(kind).ok_or_else(|| bad("unknown entry kind"))?;
+    let kind = EntryKind::from_u8(kind).ok_or_else(|| bad("unknown entry kind"))?;
     let cf_id = get_varint(cur).ok_or_else(|| bad("column family id"))?;
     let cf_id = u32::try_from(cf_id).map_err(|_| bad("column family id too large"))?;
     let key = get_bytes(cur).ok_or_else(|| bad("key"))?;
-    let value = match kind {
-        ValueKind::Put => get_bytes(cur).ok_or_else(|| bad("value"))?,
-        ValueKind::Delete => &[],
+    let value = if kind.has_value() {
+        get_bytes(cur).ok_or_else(|| bad("value"))?
+    } else {
+        &[]
     };
     Ok(BatchEntry {
         kind,
@@ -231,7 +305,25 @@ mod tests {
         assert_eq!(entries.len(), 3);
         assert_eq!(entries[0].key, b"a");
         assert_eq!(entries[0].value, b"1");
-        assert_eq!(entries[1].kind, ValueKind::Delete);
+        assert_eq!(entries[1].kind, EntryKind::Delete);
+    }
+
+    #[test]
+    fn a_range_delete_roundtrips_and_needs_start_before_end() {
+        let mut b = WriteBatch::new();
+        b.delete_range(b"a", b"m");
+        let (_, d) = WriteBatch::decode(&b.encode(7)).unwrap();
+        let e: Vec<_> = d.iter().collect();
+        assert_eq!(
+            (e[0].kind, e[0].key, e[0].value),
+            (EntryKind::DeleteRange, &b"a"[..], &b"m"[..])
+        );
+        d.validate().unwrap();
+        for (s, e) in [(&b"m"[..], &b"a"[..]), (b"a", b"a")] {
+            let mut b = WriteBatch::new();
+            b.delete_range(s, e);
+            assert!(b.validate().is_err(), "{s:?}..{e:?}");
+        }
     }
 
     #[test]

@@ -10,11 +10,13 @@ use crate::error::Result;
 use crate::filenames::table_path;
 use crate::iter::BoxedIter;
 use crate::manifest::{AddedFile, VersionEdit};
+use crate::range_del::{DropHidden, RangeTombstone};
 use crate::stats::Counters;
 use kvstore_base::Error as BaseError;
+use kvstore_base::SeqNo;
 use kvstore_compaction::{
-    manual_compaction, CompactionIterator, CompactionStrategy, CompactionTask, LeveledStrategy,
-    LevelsView, MergingIterator, PickerOptions,
+    manual_compaction, CompactionIterator, CompactionStrategy, CompactionTask, FileMeta,
+    LeveledStrategy, LevelsView, MergingIterator, PickerOptions,
 };
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -106,7 +108,10 @@ impl DbInner {
                 }
             }
             let merged = MergingIterator::new(children);
-            let mut it = CompactionIterator::new(merged, self.snapshot_list(), task.bottommost);
+            let snapshots = self.snapshot_list();
+            let it = CompactionIterator::new(merged, snapshots.clone(), task.bottommost);
+            let tombstones = sv.version.range_dels(cf).to_vec();
+            let mut it = DropHidden::new(it, tombstones, snapshots);
             let outputs = self.write_tables(&mut it, self.opts.target_file_size_bytes)?;
             if !outputs.is_empty() {
                 // IMPORTANT: output names durable before the manifest refers to them.
@@ -173,17 +178,99 @@ impl DbInner {
                     let Some(task) = manual_compaction(&view, level, start, end, &opts) else {
                         break;
                     };
-                    if let Err(e) = self.run_compaction(cf, &task) {
-                        // Like the background loop: a failed table persist poisons, whoever
-                        // asked for the compaction.
-                        match &e {
-                            crate::Error::Storage(se) => self.poison_for("compaction failed", se),
-                            other => self.poison(format!("compaction failed: {other}")),
-                        }
-                        return Err(e);
-                    }
+                    self.run_manual(cf, &task)?;
                 }
             }
+            self.purge_range_tombstones(cf, start, end)?;
+        }
+        Ok(())
+    }
+
+    /// Runs a task of a manual compaction. Like the background loop, a failed table persist
+    /// poisons, whoever asked for the compaction.
+    fn run_manual(&self, cf: u32, task: &CompactionTask) -> Result<()> {
+        self.run_compaction(cf, task).inspect_err(|e| match e {
+            crate::Error::Storage(se) => self.poison_for("compaction failed", se),
+            other => self.poison(format!("compaction failed: {other}")),
+        })
+    }
+
+    /// Removes the range tombstones of `cf` lying within `[start, end]` once nothing they hide
+    /// remains: every table overlapping one of them is rewritten in place, dropping the
+    /// versions they hide, and a tombstone no snapshot can still see through (none older than
+    /// it) is then dropped from the version. Tables flushed meanwhile hold only newer writes (a
+    /// tombstone is in the version only after its memtable group, and every older one, was
+    /// flushed), and no new snapshot can be older than a tombstone already written.
+    fn purge_range_tombstones(
+        &self,
+        cf: u32,
+        start: Option<&[u8]>,
+        end: Option<&[u8]>,
+    ) -> Result<()> {
+        let within = |t: &RangeTombstone| {
+            start.is_none_or(|s| t.start.as_slice() >= s)
+                && end.is_none_or(|e| t.end.as_slice() <= e)
+        };
+        let tombstones: Vec<RangeTombstone> = self
+            .current()
+            .version
+            .range_dels(cf)
+            .iter()
+            .filter(|t| within(t))
+            .cloned()
+            .collect();
+        if tombstones.is_empty() {
+            return Ok(());
+        }
+        // Read before the rewrites: a snapshot older than a tombstone makes them keep what it
+        // hides, and may be released before the end.
+        let oldest_snapshot = self.snapshot_list().first().copied();
+        let overlapping: Vec<(usize, FileMeta)> = {
+            let vs = self.versions.lock();
+            vs.levels.get(&cf).map_or_else(Vec::new, |c| {
+                c.levels
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(level, files)| files.iter().map(move |f| (level, f)))
+                    .filter(|(_, f)| {
+                        tombstones.iter().any(|t| {
+                            f.smallest.as_slice() < t.end.as_slice()
+                                && f.largest.as_slice() >= t.start.as_slice()
+                        })
+                    })
+                    .map(|(level, f)| (level, f.clone()))
+                    .collect()
+            })
+        };
+        for (level, f) in overlapping {
+            self.check_writable()?;
+            let task = CompactionTask {
+                input_level: level,
+                inputs: vec![f],
+                output_level: level,
+                overlapping: Vec::new(),
+                bottommost: false,
+                score: 0.0,
+                trivial_move: false,
+            };
+            self.run_manual(cf, &task)?;
+        }
+        let dropped: Vec<(u32, SeqNo)> = tombstones
+            .iter()
+            .filter(|t| oldest_snapshot.is_none_or(|s| s >= t.seq))
+            .map(|t| (cf, t.seq))
+            .collect();
+        if !dropped.is_empty() {
+            let mut vs = self.versions.lock();
+            let edit = VersionEdit {
+                dropped_range_dels: dropped,
+                ..Default::default()
+            };
+            self.log_and_apply(&mut vs, edit, &[], |cur, v| SuperVersion {
+                mem: cur.mem.clone(),
+                imm: cur.imm.clone(),
+                version: v,
+            })?;
         }
         Ok(())
     }

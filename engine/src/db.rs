@@ -15,6 +15,7 @@ use crate::filenames::{self, lock_path, table_path, FileKind};
 use crate::iter::{BoxedIter, DbIterator, LevelIterator};
 use crate::manifest::{read_current, read_edits, ManifestWriter, VersionEdit};
 use crate::options::{Compression, Options};
+use crate::range_del::{self, RangeTombstone};
 use crate::stats::{CorruptionLog, Counters};
 use crate::version::{apply_edit, edit_error, CfLevels, Version};
 use crate::wal::{self, WalWriter};
@@ -39,6 +40,11 @@ pub(crate) struct MemGroup {
     /// The WAL segment holding exactly this group's writes.
     pub wal_number: u64,
     pub tables: RwLock<HashMap<u32, Arc<MemTable>>>,
+    /// The group's range tombstones per column family, in sequence order; the group's flush
+    /// moves them into the manifest (`range_del.rs`).
+    pub range_dels: RwLock<HashMap<u32, Vec<RangeTombstone>>>,
+    /// Set once `range_dels` holds anything: reads skip its lock while it is false.
+    pub has_range_dels: AtomicBool,
     /// The group's memtable budget, which sizes each memtable's key filter.
     pub memtable_bytes: usize,
 }
@@ -48,8 +54,18 @@ impl MemGroup {
         MemGroup {
             wal_number,
             tables: RwLock::new(HashMap::new()),
+            range_dels: RwLock::new(HashMap::new()),
+            has_range_dels: AtomicBool::new(false),
             memtable_bytes,
         }
+    }
+
+    /// The group's range tombstones of `cf` (a copy: there are few, and reads rarely ask).
+    pub fn range_dels_of(&self, cf: u32) -> Vec<RangeTombstone> {
+        if !self.has_range_dels.load(Ordering::Acquire) {
+            return Vec::new();
+        }
+        self.range_dels.read().get(&cf).cloned().unwrap_or_default()
     }
 
     pub fn table(&self, cf: u32) -> Arc<MemTable> {
@@ -64,15 +80,28 @@ impl MemGroup {
     }
 
     pub fn bytes(&self) -> usize {
-        self.tables
-            .read()
-            .values()
-            .map(|t| t.approximate_bytes())
-            .sum()
+        let tombstones: usize = if self.has_range_dels.load(Ordering::Acquire) {
+            self.range_dels
+                .read()
+                .values()
+                .flatten()
+                .map(|t| t.start.len() + t.end.len() + 32)
+                .sum()
+        } else {
+            0
+        };
+        tombstones
+            + self
+                .tables
+                .read()
+                .values()
+                .map(|t| t.approximate_bytes())
+                .sum::<usize>()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tables.read().values().all(|t| t.is_empty())
+        !self.has_range_dels.load(Ordering::Acquire)
+            && self.tables.read().values().all(|t| t.is_empty())
     }
 
     pub fn apply(&self, first_seq: SeqNo, batch: &WriteBatch) {
@@ -80,11 +109,25 @@ impl MemGroup {
         // takes the map's lock and clones an `Arc`).
         let mut cur: Option<(u32, Arc<MemTable>)> = None;
         for (i, e) in batch.iter().enumerate() {
+            let seq = first_seq + i as u64;
+            let Some(kind) = e.kind.point() else {
+                self.range_dels
+                    .write()
+                    .entry(e.cf_id)
+                    .or_default()
+                    .push(RangeTombstone {
+                        start: e.key.to_vec(),
+                        end: e.value.to_vec(),
+                        seq,
+                    });
+                self.has_range_dels.store(true, Ordering::Release);
+                continue;
+            };
             let t = match &cur {
                 Some((cf, t)) if *cf == e.cf_id => t,
                 _ => &cur.insert((e.cf_id, self.table(e.cf_id))).1,
             };
-            t.insert(e.key, first_seq + i as u64, e.kind, e.value);
+            t.insert(e.key, seq, kind, e.value);
         }
     }
 }
@@ -216,6 +259,8 @@ pub struct DbStats {
     /// Reads that met corrupt data since open, and the first such report (file and offset).
     pub corruptions_seen: u64,
     pub corruption: Option<String>,
+    /// Range tombstones still live (in memtables or the manifest), over all column families.
+    pub range_tombstones: usize,
 }
 
 /// A consistent read view pinned at one sequence number. While it lives, compactions keep every
@@ -467,9 +512,44 @@ impl DbInner {
             })?,
         };
         Ok(match hit {
-            Some((_, ValueKind::Put, v)) => Some(v),
+            Some((v, ValueKind::Put, value)) if !self.range_deleted(sv, cf, key, v, seq) => {
+                Some(value)
+            }
             _ => None,
         })
+    }
+
+    /// Whether version `v` of `key` is hidden from a read at `seq` by a range tombstone of the
+    /// view `sv` (in its memtable groups or its version).
+    fn range_deleted(&self, sv: &SuperVersion, cf: u32, key: &[u8], v: SeqNo, seq: SeqNo) -> bool {
+        let groups: Vec<Vec<RangeTombstone>> = std::iter::once(&sv.mem)
+            .chain(sv.imm.iter())
+            .map(|g| g.range_dels_of(cf))
+            .filter(|l| !l.is_empty())
+            .collect();
+        let flushed = sv.version.range_dels(cf);
+        if groups.is_empty() && flushed.is_empty() {
+            return false;
+        }
+        range_del::covers(
+            groups
+                .iter()
+                .map(Vec::as_slice)
+                .chain(std::iter::once(flushed)),
+            key,
+            v,
+            seq,
+        )
+    }
+
+    /// Every range tombstone of `cf` in the view `sv`, memtable groups and version.
+    pub fn all_range_dels(&self, sv: &SuperVersion, cf: u32) -> Vec<RangeTombstone> {
+        let mut all: Vec<RangeTombstone> = std::iter::once(&sv.mem)
+            .chain(sv.imm.iter())
+            .flat_map(|g| g.range_dels_of(cf))
+            .collect();
+        all.extend_from_slice(sv.version.range_dels(cf));
+        all
     }
 
     /// An iterator over `cf` at `seq` in the read view `sv` (see [`DbInner::latest_read`]).
@@ -499,7 +579,17 @@ impl DbInner {
                 }
             }
         }
-        DbIterator::new(children, seq, start, end, prefix, self.corruption.clone())
+        let tombstones = self.all_range_dels(&sv, cf);
+        let range_dels = range_del::Fragments::new([tombstones.as_slice()], seq);
+        DbIterator::new(
+            children,
+            seq,
+            start,
+            end,
+            prefix,
+            range_dels,
+            self.corruption.clone(),
+        )
     }
 
     pub fn snapshot_list(&self) -> Vec<SeqNo> {
@@ -631,6 +721,9 @@ impl Db {
         let mut snapshot_edit = VersionEdit::default();
         for (id, c) in &levels {
             snapshot_edit.new_cfs.push((*id, c.name.clone()));
+            snapshot_edit
+                .range_dels
+                .extend(c.range_dels.iter().map(|t| (*id, t.clone())));
             for (level, files) in c.levels.iter().enumerate() {
                 for m in files {
                     snapshot_edit.added.push(crate::manifest::AddedFile {
@@ -746,6 +839,23 @@ impl Db {
     pub fn delete_cf(&self, cf: &ColumnFamily, key: &[u8]) -> Result<()> {
         let mut b = WriteBatch::new();
         b.delete_cf(cf, key);
+        self.write(b)
+    }
+
+    /// Deletes every key of the default column family in `[start, end)` with one entry, not a
+    /// delete per key (see [`Db::delete_range_cf`]).
+    pub fn delete_range(&self, start: &[u8], end: &[u8]) -> Result<()> {
+        self.delete_range_cf(&self.default_cf(), start, end)
+    }
+
+    /// Deletes every key of `cf` in `[start, end)` (`start < end`, else `InvalidArgument`) as
+    /// one range tombstone: durable and atomic like any write, honoured at once by reads,
+    /// iterators and snapshots taken after it. Compactions drop the versions it hides; the
+    /// tombstone itself stays (a few dozen bytes in the manifest) until
+    /// [`Db::compact_range`] over its range has removed them all.
+    pub fn delete_range_cf(&self, cf: &ColumnFamily, start: &[u8], end: &[u8]) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.delete_range_cf(cf, start, end);
         self.write(b)
     }
 
@@ -952,6 +1062,15 @@ impl Db {
             poisoned: inner.poisoned.lock().clone(),
             corruptions_seen: inner.corruption.count(),
             corruption: inner.corruption.first(),
+            range_tombstones: std::iter::once(&sv.mem)
+                .chain(sv.imm.iter())
+                .map(|g| g.range_dels.read().values().map(Vec::len).sum::<usize>())
+                .sum::<usize>()
+                + sv.version
+                    .cfs
+                    .values()
+                    .map(|c| c.range_dels.len())
+                    .sum::<usize>(),
         }
     }
 

@@ -10,6 +10,7 @@ use crate::db::{DbInner, SuperVersion};
 use crate::error::Result;
 use crate::filenames::{self, table_path, FileKind};
 use crate::manifest::{AddedFile, VersionEdit};
+use crate::range_del::DropHidden;
 use crate::stats::Counters;
 use kvstore_base::iter::InternalIterator;
 use kvstore_base::Error as BaseError;
@@ -104,11 +105,26 @@ impl DbInner {
             if t.is_empty() {
                 continue;
             }
-            let mut it = CompactionIterator::new(t.iter(), snapshots.clone(), false);
+            let it = CompactionIterator::new(t.iter(), snapshots.clone(), false);
+            // Only the group's own tombstones can hide its entries: flushed ones are older
+            // than everything in it.
+            let mut it = DropHidden::new(it, group.range_dels_of(cf), snapshots.clone());
             for (meta, reader) in self.write_tables(&mut it, u64::MAX)? {
                 bytes += meta.size;
                 edit.added.push(AddedFile { cf, level: 0, meta });
                 opened.push(reader);
+            }
+        }
+        if group
+            .has_range_dels
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            let dels = group.range_dels.read();
+            let mut cfs: Vec<_> = dels.keys().copied().collect();
+            cfs.sort_unstable();
+            for cf in cfs {
+                edit.range_dels
+                    .extend(dels[&cf].iter().map(|t| (cf, t.clone())));
             }
         }
         if !edit.added.is_empty() {

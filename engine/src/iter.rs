@@ -2,6 +2,7 @@
 //! user-facing range scan that merges every source at one sequence number.
 
 use crate::error::Result;
+use crate::range_del::Fragments;
 use crate::stats::CorruptionLog;
 use crate::version::{TableFile, Version};
 use kvstore_base::iter::InternalIterator;
@@ -143,6 +144,8 @@ pub struct DbIterator {
     has_last: bool,
     /// The merge is still on the entry last returned; the next call first steps past it.
     pending_next: bool,
+    /// Range tombstones visible at `seq`: a live-looking entry they cover is skipped.
+    range_dels: Fragments,
     corruption: Arc<CorruptionLog>,
 }
 
@@ -153,10 +156,12 @@ impl DbIterator {
         start: Bound<Vec<u8>>,
         end: Bound<Vec<u8>>,
         prefix: Option<Vec<u8>>,
+        range_dels: Fragments,
         corruption: Arc<CorruptionLog>,
     ) -> Self {
         DbIterator {
             corruption,
+            range_dels,
             inner: MergingIterator::new(children),
             seq,
             start,
@@ -219,7 +224,8 @@ impl DbIterator {
             self.last_key.clear();
             self.last_key.extend_from_slice(key);
             self.has_last = true;
-            if self.inner.kind() == ValueKind::Put {
+            if self.inner.kind() == ValueKind::Put && !self.range_dels.covers(key, self.inner.seq())
+            {
                 self.pending_next = true;
                 return Ok(true);
             }

@@ -22,6 +22,7 @@
 //! - `compact`: runs leveled compactions picked by `kvstore-compaction`.
 //! - `manifest`, `version`: the live table set and its durable log of edits.
 //! - `iter`: level and user-facing iterators.
+//! - `range_del`: range tombstones (`delete_range`), from the WAL to the manifest.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod batch;
@@ -38,6 +39,7 @@ mod manifest;
 #[cfg(test)]
 mod manifest_roll_tests;
 mod options;
+mod range_del;
 mod record;
 mod resume;
 mod stats;
@@ -45,7 +47,9 @@ mod version;
 mod wal;
 mod write;
 
-pub use batch::{BatchEntry, WriteBatch, MAX_BATCH_BYTES, MAX_KEY_BYTES, MAX_VALUE_BYTES};
+pub use batch::{
+    BatchEntry, EntryKind, WriteBatch, MAX_BATCH_BYTES, MAX_KEY_BYTES, MAX_VALUE_BYTES,
+};
 pub use cf::{ColumnFamily, DEFAULT_CF_ID, DEFAULT_CF_NAME};
 pub use db::{Db, DbStats, LevelStats, Snapshot};
 pub use error::{Error, Result};

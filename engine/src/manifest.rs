@@ -12,6 +12,7 @@
 //! made durable by a directory sync.
 
 use crate::filenames::{current_path, manifest_path, table_path, temp_path, wal_path};
+use crate::range_del::RangeTombstone;
 use crate::record::{encode_header, encode_record, read_log, LOG_HEADER_BYTES};
 use kvstore_base::coding::{get_bytes, get_varint, put_bytes, put_varint};
 use kvstore_base::fs::{FileSystem, WritableFile};
@@ -28,6 +29,8 @@ const TAG_LOG_NUMBER: u64 = 3;
 const TAG_NEW_CF: u64 = 4;
 const TAG_ADD_FILE: u64 = 5;
 const TAG_DELETE_FILE: u64 = 6;
+const TAG_RANGE_DEL: u64 = 7;
+const TAG_DROP_RANGE_DEL: u64 = 8;
 
 /// A table added to a level of a column family.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +51,10 @@ pub struct VersionEdit {
     pub added: Vec<AddedFile>,
     /// `(cf, level, file number)`.
     pub deleted: Vec<(u32, usize, u64)>,
+    /// Range tombstones that became part of the version (from a flushed memtable group).
+    pub range_dels: Vec<(u32, RangeTombstone)>,
+    /// Range tombstones removed, by `(cf, sequence number)`: nothing they hide remains.
+    pub dropped_range_dels: Vec<(u32, SeqNo)>,
 }
 
 impl VersionEdit {
@@ -86,6 +93,18 @@ impl VersionEdit {
             put_varint(&mut b, *cf as u64);
             put_varint(&mut b, *level as u64);
             put_varint(&mut b, *n);
+        }
+        for (cf, t) in &self.range_dels {
+            put_varint(&mut b, TAG_RANGE_DEL);
+            put_varint(&mut b, *cf as u64);
+            put_varint(&mut b, t.seq);
+            put_bytes(&mut b, &t.start);
+            put_bytes(&mut b, &t.end);
+        }
+        for (cf, seq) in &self.dropped_range_dels {
+            put_varint(&mut b, TAG_DROP_RANGE_DEL);
+            put_varint(&mut b, *cf as u64);
+            put_varint(&mut b, *seq);
         }
         b
     }
@@ -134,6 +153,21 @@ impl VersionEdit {
                     let level = small(v(&mut s, "level")?, "level")? as usize;
                     let n = v(&mut s, "file number")?;
                     e.deleted.push((cf, level, n));
+                }
+                TAG_RANGE_DEL => {
+                    let cf = small(v(&mut s, "cf id")?, "cf id")?;
+                    let seq = v(&mut s, "range tombstone seq")?;
+                    let start = get_bytes(&mut s).ok_or("truncated range start")?.to_vec();
+                    let end = get_bytes(&mut s).ok_or("truncated range end")?.to_vec();
+                    if start >= end {
+                        return Err("range tombstone with start >= end".into());
+                    }
+                    e.range_dels.push((cf, RangeTombstone { start, end, seq }));
+                }
+                TAG_DROP_RANGE_DEL => {
+                    let cf = small(v(&mut s, "cf id")?, "cf id")?;
+                    let seq = v(&mut s, "range tombstone seq")?;
+                    e.dropped_range_dels.push((cf, seq));
                 }
                 t => return Err(format!("unknown edit tag {t}")),
             }
@@ -362,6 +396,15 @@ mod tests {
                 },
             }],
             deleted: vec![(0, 0, 5)],
+            range_dels: vec![(
+                1,
+                RangeTombstone {
+                    start: b"b".to_vec(),
+                    end: b"d".to_vec(),
+                    seq: 77,
+                },
+            )],
+            dropped_range_dels: vec![(1, 12)],
         }
     }
 

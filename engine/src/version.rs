@@ -6,6 +6,7 @@
 //! old one keep a consistent view (the tables they read stay open while referenced).
 
 use crate::manifest::{AddedFile, VersionEdit};
+use crate::range_del::RangeTombstone;
 use kvstore_base::key::cmp_bytes;
 use kvstore_base::{Error, Result, SeqNo, ValueKind};
 use kvstore_compaction::FileMeta;
@@ -24,6 +25,8 @@ pub struct TableFile {
 pub struct CfLevels {
     pub name: String,
     pub levels: Vec<Vec<FileMeta>>,
+    /// Flushed range tombstones, in sequence order.
+    pub range_dels: Vec<RangeTombstone>,
 }
 
 /// Applies `edit` to metadata-only level state; the single place that interprets edits.
@@ -36,7 +39,28 @@ pub fn apply_edit(
         state.entry(*id).or_insert_with(|| CfLevels {
             name: name.clone(),
             levels: vec![Vec::new(); num_levels],
+            range_dels: Vec::new(),
         });
+    }
+    for (cf, t) in &edit.range_dels {
+        let c = state.get_mut(cf).ok_or(format!(
+            "edit adds a range tombstone to unknown column family {cf}"
+        ))?;
+        let at = c.range_dels.partition_point(|x| x.seq < t.seq);
+        if c.range_dels.get(at).is_some_and(|x| x.seq == t.seq) {
+            return Err(format!("edit adds range tombstone {} twice", t.seq));
+        }
+        c.range_dels.insert(at, t.clone());
+    }
+    for (cf, seq) in &edit.dropped_range_dels {
+        let c = state.get_mut(cf).ok_or(format!(
+            "edit drops a range tombstone of unknown column family {cf}"
+        ))?;
+        let before = c.range_dels.len();
+        c.range_dels.retain(|t| t.seq != *seq);
+        if c.range_dels.len() == before {
+            return Err(format!("edit drops range tombstone {seq}, not in cf {cf}"));
+        }
     }
     for (cf, level, number) in &edit.deleted {
         let c = state
@@ -88,6 +112,8 @@ fn sort_levels(levels: &mut [Vec<FileMeta>]) {
 pub struct CfVersion {
     pub name: String,
     pub levels: Vec<Vec<Arc<TableFile>>>,
+    /// Flushed range tombstones, in sequence order (`range_del.rs`).
+    pub range_dels: Arc<[RangeTombstone]>,
     /// Per level, the largest user key of each table in level order, packed: what a point
     /// lookup binary-searches to find the one table of a sorted level that may hold its key.
     largest: Vec<PackedKeys>,
@@ -227,6 +253,7 @@ impl Version {
                 CfVersion {
                     name: c.name.clone(),
                     levels,
+                    range_dels: c.range_dels.as_slice().into(),
                     largest,
                 },
             );
@@ -275,11 +302,18 @@ impl Version {
         l
     }
 
+    /// The flushed range tombstones of `cf`.
+    pub fn range_dels(&self, cf: u32) -> &[RangeTombstone] {
+        self.cfs.get(&cf).map_or(&[], |c| &c.range_dels)
+    }
+
     /// A full description of this version as one edit (the first record of a new manifest).
     pub fn snapshot_edit(&self) -> VersionEdit {
         let mut e = VersionEdit::default();
         for (id, c) in &self.cfs {
             e.new_cfs.push((*id, c.name.clone()));
+            e.range_dels
+                .extend(c.range_dels.iter().map(|t| (*id, t.clone())));
             for (level, files) in c.levels.iter().enumerate() {
                 for t in files {
                     e.added.push(AddedFile {

@@ -1,5 +1,5 @@
-//! Property test: random operation sequences against a `BTreeMap` model, including flushes,
-//! compactions, snapshots and reopens.
+//! Property test: random operation sequences against a `BTreeMap` model, including range
+//! deletes, flushes, compactions, snapshots and reopens.
 
 mod common;
 
@@ -14,7 +14,12 @@ use std::path::Path;
 enum Op {
     Put(u8, Vec<u8>),
     Delete(u8),
+    /// Deletes `[a, b)`.
+    DeleteRange(u8, u8),
     Batch(Vec<(u8, Option<Vec<u8>>)>),
+    /// A batch with a range delete in the middle: the puts before it are hidden, not those
+    /// after it.
+    BatchAroundRange(Vec<(u8, Vec<u8>)>, u8, u8, Vec<(u8, Vec<u8>)>),
     Get(u8),
     Scan(u8, u8),
     Snapshot,
@@ -33,6 +38,14 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         30 => (0u8..60, val.clone()).prop_map(|(k, v)| Op::Put(k, v)),
         8 => (0u8..60).prop_map(Op::Delete),
+        2 => (0u8..60, 1u8..20).prop_map(|(a, n)| Op::DeleteRange(a, a.saturating_add(n))),
+        1 => (
+            proptest::collection::vec((0u8..60, val.clone()), 0..4),
+            0u8..60,
+            1u8..20,
+            proptest::collection::vec((0u8..60, val.clone()), 0..4)
+        )
+            .prop_map(|(pre, a, n, post)| Op::BatchAroundRange(pre, a, a.saturating_add(n), post)),
         6 => proptest::collection::vec((0u8..60, proptest::option::of(val)), 1..8).prop_map(Op::Batch),
         10 => (0u8..60).prop_map(Op::Get),
         4 => (0u8..60, 0u8..60).prop_map(|(a, b)| Op::Scan(a.min(b), a.max(b))),
@@ -59,6 +72,24 @@ fn run(ops: Vec<Op>) {
             Op::Delete(k) => {
                 db.delete(&key(k)).unwrap();
                 model.remove(&key(k));
+            }
+            Op::DeleteRange(a, b) => {
+                db.delete_range(&key(a), &key(b)).unwrap();
+                model.retain(|k, _| !(key(a) <= *k && *k < key(b)));
+            }
+            Op::BatchAroundRange(pre, a, b, post) => {
+                let mut batch = WriteBatch::new();
+                for (k, v) in pre {
+                    batch.put(key(k), &v);
+                    model.insert(key(k), v);
+                }
+                batch.delete_range(key(a), key(b));
+                model.retain(|k, _| !(key(a) <= *k && *k < key(b)));
+                for (k, v) in post {
+                    batch.put(key(k), &v);
+                    model.insert(key(k), v);
+                }
+                db.write(batch).unwrap();
             }
             Op::Batch(items) => {
                 let mut b = WriteBatch::new();

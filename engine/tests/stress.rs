@@ -12,7 +12,7 @@
 //! may legally return any entry in between: the one current when it began, up to the one
 //! written last before it ended. Readers take no lock.
 //!
-//! **Checks.** Point reads, range scans, snapshots (read at once, then again after more writes
+//! Writers put, delete and range-delete. **Checks.** Point reads, range scans, snapshots (read at once, then again after more writes
 //! and background work: the same answers) and long-lived iterators (consumed slowly while
 //! writes, flushes and compactions go on; every key they return or skip must be legal when the
 //! iterator was created).
@@ -102,8 +102,24 @@ impl Expected {
     }
 }
 
-/// Writes one random batch (puts and deletes over 1–4 distinct keys), keeping the model.
+/// Writes one random batch, keeping the model: puts and deletes over 1–4 distinct keys, or
+/// (one batch in 25) a range delete over up to 12 keys.
 fn write_batch(db: &Db, exp: &Expected, rng: &mut StdRng, counter: &AtomicU64) {
+    if rng.gen_ratio(1, 25) {
+        let lo = rng.gen_range(0..KEYS);
+        let hi = (lo + rng.gen_range(1..13)).min(KEYS);
+        let mut guards: Vec<_> = (lo..hi).map(|i| exp.keys[i].lock()).collect();
+        for g in &mut guards {
+            g.history.push(None);
+        }
+        let mut b = WriteBatch::new();
+        b.delete_range(key(lo), key(hi));
+        db.write_opt(b, false).expect("write");
+        for g in &mut guards {
+            g.acked = g.history.len();
+        }
+        return;
+    }
     let mut idx: Vec<usize> = (0..rng.gen_range(1..5))
         .map(|_| rng.gen_range(0..KEYS))
         .collect();
@@ -271,6 +287,11 @@ fn run_stress(secs: u64) {
         threads.push(std::thread::spawn(move || {
             let mut rng = StdRng::seed_from_u64(seed ^ (t + 1));
             while !stop.load(Ordering::Relaxed) {
+                if t == 0 && rng.gen_ratio(1, 400) {
+                    // A manual compaction, which also purges range tombstones, while every
+                    // other thread goes on.
+                    db.compact_range(None, None).expect("compact_range");
+                }
                 write_batch(&db, &exp, &mut rng, &counter);
                 ops.fetch_add(1, Ordering::Relaxed);
             }
@@ -305,11 +326,12 @@ fn run_stress(secs: u64) {
     }
     let s = db.stats();
     eprintln!(
-        "stress: {} operations in {:.1} s, {} flushes, {} compactions",
+        "stress: {} operations in {:.1} s, {} flushes, {} compactions, {} live range tombstones",
         ops.load(Ordering::Relaxed),
         start.elapsed().as_secs_f64(),
         s.flushes,
-        s.compactions
+        s.compactions,
+        s.range_tombstones
     );
     let errors = errors.lock();
     assert!(errors.is_empty(), "seed {seed}: {}", errors.join("; "));
