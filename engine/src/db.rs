@@ -10,6 +10,7 @@
 
 use crate::batch::WriteBatch;
 use crate::cf::{ColumnFamily, DEFAULT_CF_ID, DEFAULT_CF_NAME};
+use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::filenames::{self, lock_path, table_path, FileKind};
 use crate::iter::{BoxedIter, DbIterator, LevelIterator};
@@ -1014,6 +1015,16 @@ impl Db {
         self.check_open()?;
         self.inner.flush_all()?;
         self.inner.compact_range(start, end)
+    }
+
+    /// Writes a consistent copy of the whole database (every column family) as of one sequence
+    /// number into `dir` (created; it must not hold anything), while reads and writes go on:
+    /// the live tables hard-linked, the WAL still needed copied, a fresh manifest. `dir` is
+    /// then a database `Db::open` opens as it was at [`Checkpoint::seq`]. Writers wait only for
+    /// one WAL sync and the links, not for the copy (`checkpoint.rs`).
+    pub fn checkpoint(&self, dir: impl AsRef<Path>) -> Result<Checkpoint> {
+        self.check_open()?;
+        self.inner.checkpoint(dir.as_ref())
     }
 
     /// Engine statistics.

@@ -23,10 +23,12 @@
 //! - `manifest`, `version`: the live table set and its durable log of edits.
 //! - `iter`: level and user-facing iterators.
 //! - `range_del`: range tombstones (`delete_range`), from the WAL to the manifest.
+//! - `checkpoint`: consistent copies of a running database (backups, replica snapshots).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod batch;
 mod cf;
+mod checkpoint;
 mod compact;
 mod db;
 #[doc(hidden)]
@@ -51,6 +53,7 @@ pub use batch::{
     BatchEntry, EntryKind, WriteBatch, MAX_BATCH_BYTES, MAX_KEY_BYTES, MAX_VALUE_BYTES,
 };
 pub use cf::{ColumnFamily, DEFAULT_CF_ID, DEFAULT_CF_NAME};
+pub use checkpoint::{verify_checkpoint, Checkpoint};
 pub use db::{Db, DbStats, LevelStats, Snapshot};
 pub use error::{Error, Result};
 pub use iter::DbIterator;

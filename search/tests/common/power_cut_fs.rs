@@ -208,6 +208,13 @@ impl FileSystem for PowerCutFs {
         r
     }
 
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let cut = self.before(|| format!("link {} -> {}", name(from), name(to)))?;
+        let r = self.disk.hard_link(from, to);
+        self.after(cut);
+        r
+    }
+
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         let cut = self.before(|| format!("remove {}", name(path)))?;
         let r = self.disk.remove_file(path);

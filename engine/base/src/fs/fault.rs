@@ -316,6 +316,19 @@ impl FileSystem for FaultFs {
         Ok(())
     }
 
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut s = self.state.lock();
+        let inode = s.live.get(from).cloned().ok_or_else(|| not_found(from))?;
+        if s.live.contains_key(to) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists", to.display()),
+            ));
+        }
+        s.live.insert(to.to_path_buf(), inode);
+        Ok(())
+    }
+
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         let mut s = self.state.lock();
         s.live.remove(path).ok_or_else(|| not_found(path))?;

@@ -76,6 +76,10 @@ pub trait FileSystem: Send + Sync + std::fmt::Debug {
     }
     /// Atomically renames `from` to `to`, replacing `to`.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Makes `to` a second name of the file `from` (which must be immutable: an SSTable), or
+    /// a synced copy of it where links are impossible (another file system). The new name is
+    /// durable once its directory is synced; `to` must not exist.
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Removes a file.
     fn remove_file(&self, path: &Path) -> io::Result<()>;
     /// Names (not paths) of the entries in `dir`.

@@ -136,6 +136,19 @@ impl FileSystem for StdFs {
         std::fs::rename(from, to)
     }
 
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        match std::fs::hard_link(from, to) {
+            Ok(()) => Ok(()),
+            // EXDEV: another file system; EPERM/ENOTSUP: one without links. Copy instead.
+            Err(e) if matches!(e.raw_os_error(), Some(18 | 1 | 95)) => {
+                std::fs::copy(from, to)?;
+                // IMPORTANT: a copy, unlike a link, has unsynced data.
+                File::open(to)?.sync_all()
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_file(path)
     }
