@@ -267,6 +267,25 @@ mod tests {
     }
 
     #[test]
+    fn a_header_only_log_reads_clean_and_empty_even_when_not_the_newest() {
+        let d = log(&[]);
+        assert_eq!(d.len(), LOG_HEADER_BYTES);
+        for newest in [false, true] {
+            let (r, end) = read(&d, newest).unwrap();
+            assert!(r.is_empty());
+            assert_eq!(end, LogEnd::Clean, "newest = {newest}");
+        }
+    }
+
+    #[test]
+    fn the_largest_payload_length_never_sets_the_synced_flag() {
+        // The length word keeps bit 31 for the flag: a payload length that reached it would
+        // read back as a shorter record carrying `synced`.
+        assert_eq!(MAX_RECORD_PAYLOAD_BYTES as u32 & SYNCED_FLAG, 0);
+        assert_eq!(MAX_RECORD_PAYLOAD_BYTES, (1 << 31) - 1);
+    }
+
+    #[test]
     fn truncated_older_log_is_corruption() {
         let d = log(&[b"first", b"second"]);
         let e = read(&d[..d.len() - 1], false).unwrap_err();
