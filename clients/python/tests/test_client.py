@@ -70,16 +70,6 @@ def test_debug_fail_is_accepted(client):
         assert got in ([None] * 3, ["0", "1", "2"]), got
 
 
-def test_search_and_semantic_search(client):
-    client.set("doc1", "the quick brown fox")
-    client.set("doc2", "a lazy dog sleeps")
-    results = client.search("quick fox", k=5)
-    assert isinstance(results, list) and len(results) <= 5
-    for r in results:
-        assert set(r) >= {"key", "score"}
-    assert isinstance(client.semantic_search("animal", k=3), list)
-
-
 def test_scan(client):
     client.bulk_set([("s/1", "a"), ("s/2", "b"), ("s/3", "c")])
     page = client.scan(prefix="s/", limit=2)

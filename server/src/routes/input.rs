@@ -198,33 +198,38 @@ pub fn query_get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a st
         .map(|(_, v)| v.as_str())
 }
 
-/// An integer in `1..=MAX_K`, `default` when absent. `what` names it in the error.
+/// `n` if it is a count in `1..=MAX_K`. The one range check behind [`bounded_count`] (query
+/// strings) and [`json_k`] (JSON bodies): nothing is ever clamped into range.
+fn in_count_range(n: Option<i64>) -> Option<usize> {
+    n.filter(|n| (1..=MAX_K).contains(n)).map(|n| n as usize)
+}
+
+/// The one 400 for a count out of range, naming the limit: `got` is what the client sent.
+fn count_out_of_range(what: &str, got: impl std::fmt::Display) -> ApiError {
+    ApiError::BadRequest(format!(
+        "{what} must be an integer from 1 to {MAX_K}, got {got}"
+    ))
+}
+
+/// A query-string count (`k` of `GET /search` and `GET /semantic_search`, `limit` of
+/// `/scan`): an integer in `1..=MAX_K`, `default` when absent. `what` names it in the error.
 pub fn bounded_count(raw: Option<&str>, default: usize, what: &str) -> Result<usize, ApiError> {
     let Some(raw) = raw else {
         return Ok(default);
     };
-    match raw.trim().parse::<i64>() {
-        Ok(n) if (1..=MAX_K).contains(&n) => Ok(n as usize),
-        _ => Err(ApiError::BadRequest(format!(
-            "{what} must be an integer from 1 to {MAX_K}, got {raw:?}"
-        ))),
-    }
+    in_count_range(raw.trim().parse::<i64>().ok())
+        .ok_or_else(|| count_out_of_range(what, format!("{raw:?}")))
 }
 
-/// `k` from a JSON body: absent = default; otherwise an integer in `1..=MAX_K`.
+/// `k` from a JSON body (`POST /semantic_search`): absent or null = default; otherwise an
+/// integer in `1..=MAX_K` (`2.0`, `"3"` and `1e3` are not integers).
 pub fn json_k(obj: &Map<String, Value>) -> Result<usize, ApiError> {
     match obj.get("k") {
         None | Some(Value::Null) => Ok(DEFAULT_K),
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(k) if (1..=MAX_K).contains(&k) => Ok(k as usize),
-            _ => Err(ApiError::BadRequest(format!(
-                "k must be an integer from 1 to {MAX_K}, got {n}"
-            ))),
-        },
-        Some(other) => Err(ApiError::BadRequest(format!(
-            "k must be an integer, got {}",
-            type_name(other)
-        ))),
+        Some(Value::Number(n)) => {
+            in_count_range(n.as_i64()).ok_or_else(|| count_out_of_range("k", n))
+        }
+        Some(other) => Err(count_out_of_range("k", type_name(other))),
     }
 }
 
@@ -356,12 +361,60 @@ mod tests {
         assert!(key_from_path("%FF").is_err());
     }
 
+    /// The `k` of `GET /search` and `GET /semantic_search` (and scan's `limit`).
     #[test]
-    fn k_is_bounded() {
+    fn query_string_k_outside_1_to_max_is_rejected_naming_the_limit() {
         assert_eq!(bounded_count(None, 10, "k").unwrap(), 10);
+        assert_eq!(bounded_count(Some("1"), 10, "k").unwrap(), 1);
         assert_eq!(bounded_count(Some("1000"), 10, "k").unwrap(), 1000);
-        for bad in ["0", "-1", "1001", "abc", "99999999999999999999", ""] {
-            assert!(bounded_count(Some(bad), 10, "k").is_err(), "{bad}");
+        for bad in [
+            "0",
+            "-1",
+            "1001",
+            "5000",
+            "1.5",
+            "abc",
+            "99999999999999999999",
+            "",
+        ] {
+            let e = bounded_count(Some(bad), 10, "k").unwrap_err();
+            assert_eq!(e.status().as_u16(), 400, "{bad}");
+            assert!(e.to_string().contains("from 1 to 1000"), "{bad}: {e}");
+        }
+    }
+
+    /// The `k` of `POST /semantic_search`: through [`parse_semantic_post`], the function the
+    /// route calls, for both body shapes.
+    #[test]
+    fn json_k_outside_1_to_max_is_rejected_naming_the_limit() {
+        for query in [json!({"q": "fox"}), json!({"vector": [0.5, 0.5]})] {
+            let body = |k: Value| {
+                let mut b = query.clone();
+                b["k"] = k;
+                serde_json::to_vec(&b).unwrap()
+            };
+            assert_eq!(
+                parse_semantic_post(&body(Value::Null)).unwrap().1,
+                DEFAULT_K
+            );
+            assert_eq!(parse_semantic_post(&body(json!(1))).unwrap().1, 1);
+            assert_eq!(parse_semantic_post(&body(json!(1000))).unwrap().1, 1000);
+            for bad in [
+                json!(0),
+                json!(-1),
+                json!(1001),
+                json!(5000),
+                json!(u64::MAX),
+                json!(1.5),
+                json!(2.0),
+                json!("3"),
+                json!(true),
+                json!([3]),
+            ] {
+                let e = parse_semantic_post(&body(bad.clone())).unwrap_err();
+                assert_eq!(e.status().as_u16(), 400, "{bad}");
+                assert!(e.to_string().contains("from 1 to 1000"), "{bad}: {e}");
+            }
         }
     }
 
