@@ -2,18 +2,22 @@
 //! query entry points.
 //!
 //! Write path, for each document, in one batch:
-//! 1. read the old `docmeta` record (latest state, under `write_lock`);
+//! 1. read the old `docmeta` record (latest state, under the document's stripe lock);
 //! 2. delete the old postings whose term the new text lacks (the others are overwritten);
 //! 3. put the document, its postings, its `docmeta` record and its vector;
-//! 4. update the document frequencies of changed terms and the collection statistics.
+//! 4. update the document-frequency and statistics records of the document's stripe
+//!    (`counters.rs`), and the applied position when one is given ([`Indexer::apply`]).
 //!
 //! Then the engine applies the batch atomically (WAL first), and only then is the in-memory
 //! vector index updated. A crash anywhere leaves either the old document with its old indexes
 //! or the new one with its new indexes; the vector index is rebuilt from `vectors` at open.
 //!
 //! Invariants:
-//! - `write_lock` is held from step 1 to the vector-index update, so each batch is computed
-//!   from exactly the state it replaces and the vector index sees writes in engine order.
+//! - the locks of the stripes a write touches (its documents' stripes, taken in stripe order)
+//!   are held from step 1 to the vector-index update, so each batch is computed from exactly
+//!   the records it replaces — a document and its stripe's counter records belong to that
+//!   stripe alone — and the vector index sees each key's writes in engine order. Writes to
+//!   other stripes go on meanwhile, and the engine's group commit shares their fsyncs.
 //! - All writes to indexed documents go through the `Indexer`; a key written to the default
 //!   column family directly is stored but not searchable (and has no stale postings either).
 //! - Values are UTF-8 text; other bytes are indexed through lossy UTF-8 decoding (invalid
@@ -22,14 +26,15 @@
 //!   key that the snapshot cannot read.
 
 use crate::analysis::Analyzer;
+use crate::counters::{self, stripe_of, STRIPES};
 use crate::embedder::{Embedder, StaticEmbedder, MODEL_DIR_ENV};
 use crate::error::{Error, Result};
 use crate::hnsw::{dot, GraphBuilder, VectorIndex};
 use crate::keys::{
-    decode_df, decode_docmeta, decode_stats, decode_vector, doc_key, encode_df,
-    encode_docmeta_into, encode_posting_into, encode_stats, encode_vector_into, posting_key,
-    posting_key_into, term_key, CollectionStats, DocMeta, CF_DOCMETA, CF_INVERTED, CF_VECTORS,
-    STATS_KEY,
+    decode_df_record, decode_docmeta, decode_stats_record, decode_vector, df_key, doc_key,
+    encode_counter, encode_docmeta_into, encode_posting_into, encode_stats_delta,
+    encode_vector_into, posting_key, posting_key_into, stats_key, CollectionStats, DocMeta,
+    CF_DOCMETA, CF_INVERTED, CF_VECTORS, POSITION_KEY,
 };
 use crate::options::SearchOptions;
 use crate::searcher::FullTextSearcher;
@@ -37,7 +42,15 @@ use crate::snippet::snippet;
 use kvstore_engine::{ColumnFamily, Db, WriteBatch};
 use parking_lot::{Mutex, RwLock};
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
+
+/// A batch's changes to the striped counters: document frequency per `(term, stripe)`, and
+/// `(documents, total length)` per stripe.
+#[derive(Default)]
+struct Deltas<'t> {
+    df: BTreeMap<(&'t str, u8), i64>,
+    stats: BTreeMap<u8, (i64, i64)>,
+}
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -97,7 +110,10 @@ pub struct IndexStats {
 /// A document analyzed and embedded, ready to be written (computed outside the write lock).
 /// Borrowed for [`Indexer::put_many`]; owned ([`PreparedDoc`]) when a caller prepares
 /// documents itself, in parallel, before handing them to one writer
-/// ([`Indexer::prepare_doc`], [`Indexer::put_prepared`]).
+/// ([`Indexer::prepare_doc`], [`Indexer::put_prepared`]), or ships them to other replicas in a
+/// [`PreparedOp`] (serializable: a replica applies the leader's tokens and embedding instead
+/// of recomputing them).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Prepared<'a> {
     key: Cow<'a, [u8]>,
     value: Cow<'a, [u8]>,
@@ -109,7 +125,58 @@ pub struct Prepared<'a> {
     vector: Vec<f32>,
 }
 
+/// A write prepared once — analysed, embedded, validated: pure work, done in parallel — and
+/// then applied by [`Indexer::apply`] on any store, any number of times, with the same result:
+/// the unit a replication log carries.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum PreparedOp {
+    /// Documents written in one atomic batch; a key given twice keeps its last version.
+    Put(Vec<PreparedDoc>),
+    /// Documents deleted, with their index entries, in one atomic batch.
+    Delete(Vec<Vec<u8>>),
+}
+
 impl Prepared<'_> {
+    /// Checks what a prepared document received from elsewhere claims, so that applying it
+    /// can neither panic nor write an index that disagrees with itself: terms sorted, distinct
+    /// and free of `0x00`, their position ranges tiling `positions` in order, positions
+    /// ascending within a term, and a finite vector of `dim` numbers.
+    fn validate(&self, dim: usize) -> Result<()> {
+        let bad = |why: String| Err(Error::InvalidQuery(format!("prepared document: {why}")));
+        if self.vector.len() != dim {
+            return Err(Error::DimensionMismatch {
+                expected: dim,
+                got: self.vector.len(),
+            });
+        }
+        if self.vector.iter().any(|x| !x.is_finite()) {
+            return bad("vector is not finite".into());
+        }
+        let mut next = 0;
+        for (i, (t, r)) in self.terms.iter().enumerate() {
+            if t.is_empty() || t.contains('\0') {
+                return bad(format!("bad term {t:?}"));
+            }
+            if i > 0 && self.terms[i - 1].0 >= *t {
+                return bad("terms not sorted and distinct".into());
+            }
+            if r.start != next || r.end <= r.start || r.end > self.positions.len() {
+                return bad(format!("position range of {t:?} out of place"));
+            }
+            if self.positions[r.clone()].windows(2).any(|w| w[0] >= w[1]) {
+                return bad(format!("positions of {t:?} not ascending"));
+            }
+            next = r.end;
+        }
+        if next != self.positions.len()
+            || self.positions.len() > self.doc_len as usize
+            || self.positions.iter().any(|&p| p >= self.doc_len)
+        {
+            return bad("positions do not match the terms and length".into());
+        }
+        Ok(())
+    }
+
     /// The document's distinct terms with their positions, sorted by term.
     fn postings(&self) -> impl ExactSizeIterator<Item = (&str, &[u32])> {
         self.terms
@@ -127,15 +194,15 @@ impl Prepared<'_> {
 /// The write path and query engine over documents stored in the default column family.
 pub struct Indexer {
     pub(crate) db: Db,
-    /// Serialises writers (see the module invariants). Readers never take it.
-    write_lock: Mutex<()>,
+    /// One lock per stripe of documents (see the module invariants); readers never take them.
+    stripes: Vec<Mutex<()>>,
     pub(crate) inverted: ColumnFamily,
     pub(crate) docmeta: ColumnFamily,
     pub(crate) vectors: ColumnFamily,
     pub(crate) analyzer: Analyzer,
     embedder: Arc<dyn Embedder>,
-    /// Upserts and removals happen only while `write_lock` is held, after the batch is
-    /// applied; the background builder only links already-stored vectors.
+    /// Upserts and removals happen only while the stripe locks of their keys are held, after
+    /// the batch is applied; the background builder only links already-stored vectors.
     vector_index: Arc<RwLock<VectorIndex>>,
     /// Links new vectors into the HNSW graph off the write path (when enabled). Stopped and
     /// joined on drop.
@@ -175,7 +242,7 @@ impl Indexer {
         };
         Ok(Indexer {
             db,
-            write_lock: Mutex::new(()),
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             inverted,
             docmeta,
             vectors,
@@ -263,36 +330,62 @@ impl Indexer {
             .transpose()
     }
 
-    /// Adds to `b` the removal of a document's postings and stats; `keep` = the new version,
-    /// whose postings overwrite the old ones of the terms it shares.
+    /// Takes the locks of the stripes of `keys`, in stripe order (so two writers never wait
+    /// for each other in a cycle).
+    fn lock_stripes<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+    ) -> Vec<parking_lot::MutexGuard<'_, ()>> {
+        let mut ids: Vec<u8> = keys.into_iter().map(stripe_of).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.iter()
+            .map(|&i| self.stripes[usize::from(i)].lock())
+            .collect()
+    }
+
+    /// Adds to `deltas` the removal of a document's contributions; and to `b` the deletion of
+    /// its postings, except those of terms the new version (`keep`) shares, which it
+    /// overwrites.
     fn unindex<'m>(
         &self,
         b: &mut WriteBatch,
         key: &[u8],
         old: &'m DocMeta,
         keep: Option<&Prepared<'_>>,
-        df: &mut HashMap<&'m str, i64>,
-        stats: &mut CollectionStats,
+        deltas: &mut Deltas<'m>,
     ) {
+        let stripe = stripe_of(key);
         for t in &old.terms {
             if !keep.is_some_and(|k| k.has_term(t)) {
                 b.delete_cf(&self.inverted, posting_key(t, key));
             }
-            *df.entry(t.as_str()).or_default() -= 1;
+            *deltas.df.entry((t.as_str(), stripe)).or_default() -= 1;
         }
-        stats.doc_count = stats.doc_count.saturating_sub(1);
-        stats.total_len = stats.total_len.saturating_sub(u64::from(old.doc_len));
+        let s = deltas.stats.entry(stripe).or_default();
+        s.0 -= 1;
+        s.1 -= i64::from(old.doc_len);
     }
 
-    /// Must be called with `write_lock` held.
-    fn write_locked(&self, docs: &[Prepared<'_>], deletes: &[&[u8]]) -> Result<()> {
+    /// The current value of the counter record `key` of `docmeta` (0 when absent).
+    fn counter(&self, key: &[u8]) -> Result<i64> {
+        Ok(match self.db.get_cf(&self.docmeta, key)? {
+            Some(v) => decode_df_record(key, &v)?,
+            None => 0,
+        })
+    }
+
+    /// Writes `docs` and deletes `deletes` in one batch, with `position` (if any) stored in
+    /// the same batch. Must be called with the stripe locks of every key held.
+    fn write_locked(
+        &self,
+        docs: &[&Prepared<'_>],
+        deletes: &[&[u8]],
+        position: Option<&[u8]>,
+    ) -> Result<()> {
         let mut b = WriteBatch::new();
-        let mut stats = match self.db.get_cf(&self.docmeta, STATS_KEY)? {
-            Some(v) => decode_stats(&v)?,
-            None => CollectionStats::default(),
-        };
-        // What the batch replaces, read first so the document-frequency deltas below can
-        // borrow the term strings (of the old and the new versions) instead of copying them.
+        // What the batch replaces, read first so the counter deltas below can borrow the term
+        // strings (of the old and the new versions) instead of copying them.
         let old_docs: Vec<Option<DocMeta>> = docs
             .iter()
             .map(|d| self.read_meta(&d.key))
@@ -301,20 +394,21 @@ impl Indexer {
             .iter()
             .map(|k| self.read_meta(k))
             .collect::<Result<_>>()?;
-        // One delta per distinct term of the whole batch, so a term shared by many documents
-        // costs one read and one write of its `'T'` record.
-        let mut df: HashMap<&str, i64> = HashMap::new();
+        // One delta per distinct (term, stripe) of the whole batch, so a term shared by many
+        // documents costs one read and one write of its record per stripe.
+        let mut deltas = Deltas::default();
         let (mut kbuf, mut vbuf) = (Vec::new(), Vec::new());
         for (d, old) in docs.iter().zip(&old_docs) {
             if let Some(old) = old {
-                self.unindex(&mut b, &d.key, old, Some(d), &mut df, &mut stats);
+                self.unindex(&mut b, &d.key, old, Some(d), &mut deltas);
             }
+            let stripe = stripe_of(&d.key);
             b.put(&d.key, &d.value);
             for (t, pos) in d.postings() {
                 posting_key_into(&mut kbuf, t, &d.key);
                 encode_posting_into(&mut vbuf, d.doc_len, pos);
                 b.put_cf(&self.inverted, &kbuf, &vbuf);
-                *df.entry(t).or_default() += 1;
+                *deltas.df.entry((t, stripe)).or_default() += 1;
             }
             encode_docmeta_into(
                 &mut vbuf,
@@ -324,33 +418,47 @@ impl Indexer {
             b.put_cf(&self.docmeta, doc_key(&d.key), &vbuf);
             encode_vector_into(&mut vbuf, &d.vector);
             b.put_cf(&self.vectors, &d.key, &vbuf);
-            stats.doc_count += 1;
-            stats.total_len += u64::from(d.doc_len);
+            let s = deltas.stats.entry(stripe).or_default();
+            s.0 += 1;
+            s.1 += i64::from(d.doc_len);
         }
         for (key, old) in deletes.iter().zip(&old_deleted) {
             if let Some(old) = old {
-                self.unindex(&mut b, key, old, None, &mut df, &mut stats);
+                self.unindex(&mut b, key, old, None, &mut deltas);
                 b.delete_cf(&self.docmeta, doc_key(key));
                 b.delete_cf(&self.vectors, key);
             }
             b.delete(key);
         }
-        let mut changed: Vec<_> = df.into_iter().filter(|(_, d)| *d != 0).collect();
-        changed.sort_unstable();
-        for (t, delta) in changed {
-            let k = term_key(t);
-            let cur = match self.db.get_cf(&self.docmeta, &k)? {
-                Some(v) => decode_df(&k, &v)? as i64,
-                None => 0,
-            };
-            let new = cur + delta;
-            if new > 0 {
-                b.put_cf(&self.docmeta, &k, encode_df(new as u64));
-            } else {
-                b.delete_cf(&self.docmeta, &k);
+        // BTreeMaps: the records are written in one order whatever the history (deterministic
+        // batches).
+        for ((t, stripe), delta) in deltas.df {
+            if delta == 0 {
+                continue;
+            }
+            let k = df_key(t, stripe);
+            match self.counter(&k)? + delta {
+                0 => b.delete_cf(&self.docmeta, &k),
+                n => b.put_cf(&self.docmeta, &k, encode_counter(n)),
             }
         }
-        b.put_cf(&self.docmeta, STATS_KEY, encode_stats(&stats));
+        for (stripe, (docs_delta, len_delta)) in deltas.stats {
+            if (docs_delta, len_delta) == (0, 0) {
+                continue;
+            }
+            let k = stats_key(stripe);
+            let (d0, l0) = match self.db.get_cf(&self.docmeta, &k)? {
+                Some(v) => decode_stats_record(&k, &v)?,
+                None => (0, 0),
+            };
+            match (d0 + docs_delta, l0 + len_delta) {
+                (0, 0) => b.delete_cf(&self.docmeta, k),
+                (d, l) => b.put_cf(&self.docmeta, k, encode_stats_delta(d, l)),
+            }
+        }
+        if let Some(p) = position {
+            b.put_cf(&self.docmeta, POSITION_KEY, p);
+        }
         // The batch is the unit of atomicity: after a crash all of it or none of it is there.
         self.db.write(b)?;
         let mut vi = self.vector_index.write();
@@ -371,8 +479,8 @@ impl Indexer {
     /// overrides the embedder (dimension checked).
     pub fn put(&self, key: &[u8], value: &[u8], vector: Option<Vec<f32>>) -> Result<()> {
         let doc = self.prepare(Cow::Borrowed(key), Cow::Borrowed(value), vector)?;
-        let _g = self.write_lock.lock();
-        self.write_locked(&[doc], &[])
+        let _g = self.lock_stripes([key]);
+        self.write_locked(&[&doc], &[], None)
     }
 
     /// Stores many documents in one atomic batch (all or nothing). A key given twice keeps its
@@ -396,18 +504,11 @@ impl Indexer {
     }
 
     fn put_many_inner(&self, items: Vec<DocRef<'_>>) -> Result<()> {
-        let mut seen = HashSet::new();
-        let mut kept = Vec::with_capacity(items.len());
-        // Last occurrence wins: walk backwards, keep the first time a key is seen.
-        for item in items.into_iter().rev() {
-            if seen.insert(item.0) {
-                kept.push(item);
-            }
-        }
-        kept.reverse();
+        let kept = last_version_of_each_key(items, |d| d.0);
         let docs = self.prepare_all(kept)?;
-        let _g = self.write_lock.lock();
-        self.write_locked(&docs, &[])
+        let docs: Vec<&Prepared<'_>> = docs.iter().collect();
+        let _g = self.lock_stripes(docs.iter().map(|d| &*d.key));
+        self.write_locked(&docs, &[], None)
     }
 
     /// Analyzes and embeds `items` (pure CPU work, no lock held), on several threads when the
@@ -482,33 +583,51 @@ impl Indexer {
     /// nothing), exactly as [`Indexer::put_many_with_vectors`] would: a key given twice keeps
     /// its last version. Preparation reads no state, so a document prepared before an
     /// unrelated write is still written correctly: the old postings and statistics it replaces
-    /// are read here, under the write lock.
+    /// are read here, under the stripe locks.
     pub fn put_prepared(&self, docs: Vec<PreparedDoc>) -> Result<()> {
-        // Last occurrence wins: walking backwards, keep the first time a key is seen.
-        let keep = {
-            let mut seen = HashSet::with_capacity(docs.len());
-            let mut keep = vec![false; docs.len()];
-            for (i, d) in docs.iter().enumerate().rev() {
-                keep[i] = seen.insert(&*d.key);
+        let kept = last_version_of_each_key(docs.iter().collect(), |d| &d.key);
+        let _g = self.lock_stripes(kept.iter().map(|d| &*d.key));
+        self.write_locked(&kept, &[], None)
+    }
+
+    /// Applies a prepared operation in one atomic batch, storing `position` (opaque bytes: a
+    /// replication log index, a clock) in the same batch when given, so that after a crash
+    /// [`Indexer::applied_position`] names exactly the last operation whose effects are there.
+    /// Deterministic: the same operations applied in the same order to stores in the same
+    /// state leave byte-identical records. Documents received from elsewhere are checked first
+    /// (a malformed one is refused, nothing written).
+    pub fn apply(&self, op: &PreparedOp, position: Option<&[u8]>) -> Result<()> {
+        match op {
+            PreparedOp::Put(docs) => {
+                for d in docs {
+                    d.validate(self.dimension())?;
+                }
+                let kept = last_version_of_each_key(docs.iter().collect(), |d| &d.key);
+                let _g = self.lock_stripes(kept.iter().map(|d| &*d.key));
+                self.write_locked(&kept, &[], position)
             }
-            keep
-        };
-        let kept: Vec<PreparedDoc> = docs
-            .into_iter()
-            .zip(keep)
-            .filter_map(|(d, k)| k.then_some(d))
-            .collect();
-        let _g = self.write_lock.lock();
-        self.write_locked(&kept, &[])
+            PreparedOp::Delete(keys) => {
+                let mut keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+                keys.sort_unstable();
+                keys.dedup();
+                let _g = self.lock_stripes(keys.iter().copied());
+                self.write_locked(&[], &keys, position)
+            }
+        }
+    }
+
+    /// The position stored by the last [`Indexer::apply`] that carried one.
+    pub fn applied_position(&self) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(&self.docmeta, POSITION_KEY)?)
     }
 
     /// Deletes `key` and its index entries in one atomic batch; false when it was absent.
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
-        let _g = self.write_lock.lock();
+        let _g = self.lock_stripes([key]);
         if self.db.get(key)?.is_none() && self.read_meta(key)?.is_none() {
             return Ok(false);
         }
-        self.write_locked(&[], &[key])?;
+        self.write_locked(&[], &[key], None)?;
         Ok(true)
     }
 
@@ -616,10 +735,7 @@ impl Indexer {
 
     /// Document count, total length and vector-index sizes, as of now.
     pub fn stats(&self) -> Result<IndexStats> {
-        let collection = match self.db.get_cf(&self.docmeta, STATS_KEY)? {
-            Some(v) => decode_stats(&v)?,
-            None => CollectionStats::default(),
-        };
+        let collection = counters::collection_stats(&self.db.snapshot(), &self.docmeta)?;
         let vi = self.vector_index.read();
         Ok(IndexStats {
             collection,
@@ -628,4 +744,19 @@ impl Indexer {
             graph_pending: vi.pending(),
         })
     }
+}
+
+/// `items` with only the last occurrence of each key, in order: a key given twice in one
+/// batch keeps its last version, as if written one after the other.
+fn last_version_of_each_key<'k, T>(items: Vec<T>, key: impl Fn(&T) -> &'k [u8]) -> Vec<T> {
+    let mut seen = HashSet::with_capacity(items.len());
+    let mut kept: Vec<T> = Vec::with_capacity(items.len());
+    // Walking backwards, keep the first time a key is seen.
+    for item in items.into_iter().rev() {
+        if seen.insert(key(&item)) {
+            kept.push(item);
+        }
+    }
+    kept.reverse();
+    kept
 }

@@ -5,17 +5,25 @@
 //!              value = tf varint, doc_len varint, tf × position delta varint
 //! cf docmeta   key   = 'D' doc_key                            (per document)
 //!              value = version u8 (1), doc_len varint, n_terms varint, n_terms × (len varint, term)
-//!              key   = 'T' term                               (term dictionary)
-//!              value = df varint                              (documents containing the term)
-//!              key   = 'S'                                    (collection statistics)
-//!              value = version u8 (1), doc_count varint, total_len varint
+//!              key   = 'T' term 0x00 stripe u8                (term dictionary, per stripe)
+//!              value = df delta, zigzag varint                (documents containing the term)
+//!              key   = 'S' stripe u8                          (collection statistics, per stripe)
+//!              value = version u8 (2), doc_count delta zigzag varint, total_len delta zigzag varint
+//!              key   = 'P'                                    (applied position, opaque bytes)
+//!              legacy, still read and summed: 'T' term → df varint; 'S' → version 1, unsigned
 //! cf vectors   key   = doc_key
 //!              value = dim × f32 little-endian
 //! ```
 //!
 //! Invariants: a term holds no `0x00` (see [`crate::analysis`]), so `term 0x00` is a prefix of
-//! exactly that term's postings, which sort by document key. Every posting stores the document's
-//! length so a query scores from the postings scan alone. Positions are strictly increasing.
+//! exactly that term's postings, which sort by document key (and, in `docmeta`, of that term's
+//! stripe records). Every posting stores the document's length so a query scores from the
+//! postings scan alone. Positions are strictly increasing.
+//!
+//! Collection statistics and document frequencies are *striped counters* (`counters.rs`): a
+//! document's contributions go to the stripe its key hashes to, so writers of documents in
+//! different stripes never touch the same record; a value is the sum over its stripe records
+//! (and a legacy unstriped record, from databases written before the stripes).
 
 use crate::error::{Error, Result};
 
@@ -25,9 +33,110 @@ pub const CF_VECTORS: &str = "vectors";
 
 const TAG_DOC: u8 = b'D';
 const TAG_TERM: u8 = b'T';
-/// Key of the collection statistics in `docmeta`.
+/// Key of the legacy (unstriped) collection statistics in `docmeta`, and the prefix of every
+/// statistics record.
 pub const STATS_KEY: &[u8] = b"S";
+/// Key of the applied position in `docmeta` (see `Indexer::apply`).
+pub const POSITION_KEY: &[u8] = b"P";
 const FORMAT_VERSION: u8 = 1;
+/// Version of a striped statistics record (signed deltas).
+const STRIPED_STATS_VERSION: u8 = 2;
+/// How many stripes the counters are split into: writers of documents in different stripes
+/// proceed in parallel.
+pub const STRIPES: u8 = 16;
+
+/// The stripe of a document: FNV-1a of its key. Any function would stay correct (the counters
+/// are signed deltas summed at read), but a stable one keeps each stripe's record equal to the
+/// count of its own documents.
+pub fn stripe_of(doc: &[u8]) -> u8 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in doc {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h % u64::from(STRIPES)) as u8
+}
+
+/// The statistics record of `stripe`.
+pub fn stats_key(stripe: u8) -> [u8; 2] {
+    [STATS_KEY[0], stripe]
+}
+
+/// The document-frequency record of `term` in `stripe`.
+pub fn df_key(term: &str, stripe: u8) -> Vec<u8> {
+    let mut k = Vec::with_capacity(term.len() + 3);
+    k.push(TAG_TERM);
+    k.extend_from_slice(term.as_bytes());
+    k.push(0);
+    k.push(stripe);
+    k
+}
+
+/// The key range holding every document-frequency record of `term`: the legacy one and the
+/// stripes (`'T' term` up to, not including, `'T' term 0x01`).
+pub fn df_range(term: &str) -> (Vec<u8>, Vec<u8>) {
+    let start = term_key(term);
+    let mut end = start.clone();
+    end.push(1);
+    (start, end)
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// A signed counter value (a df stripe record).
+pub fn encode_counter(v: i64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4);
+    put_varint(&mut out, zigzag(v));
+    out
+}
+
+/// A df record, striped (signed) or legacy (unsigned), by its key.
+pub fn decode_df_record(key: &[u8], mut v: &[u8]) -> Result<i64> {
+    let bad = || Error::corrupt(CF_DOCMETA, key, "df");
+    let raw = get_varint(&mut v).ok_or_else(bad)?;
+    if key.contains(&0) {
+        Ok(unzigzag(raw))
+    } else {
+        i64::try_from(raw).map_err(|_| bad())
+    }
+}
+
+/// A striped statistics record: signed document count and total length.
+pub fn encode_stats_delta(doc_count: i64, total_len: i64) -> Vec<u8> {
+    let mut v = vec![STRIPED_STATS_VERSION];
+    put_varint(&mut v, zigzag(doc_count));
+    put_varint(&mut v, zigzag(total_len));
+    v
+}
+
+/// A statistics record, striped or legacy: `(doc_count, total_len)`, signed.
+pub fn decode_stats_record(key: &[u8], v: &[u8]) -> Result<(i64, i64)> {
+    let bad = |why: &str| Error::corrupt(CF_DOCMETA, key, why);
+    let (&ver, mut cur) = v.split_first().ok_or_else(|| bad("empty"))?;
+    let mut field = |what: &str| get_varint(&mut cur).ok_or_else(|| bad(what));
+    match ver {
+        FORMAT_VERSION => {
+            let dc = field("doc_count")?;
+            let tl = field("total_len")?;
+            Ok((
+                i64::try_from(dc).map_err(|_| bad("doc_count"))?,
+                i64::try_from(tl).map_err(|_| bad("total_len"))?,
+            ))
+        }
+        STRIPED_STATS_VERSION => {
+            let dc = field("doc_count")?;
+            let tl = field("total_len")?;
+            Ok((unzigzag(dc), unzigzag(tl)))
+        }
+        v => Err(bad(&format!("unknown version {v}"))),
+    }
+}
 
 pub fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
@@ -143,10 +252,14 @@ pub fn term_key_prefix(prefix: &str) -> Vec<u8> {
     term_key(prefix)
 }
 
-/// The term of a term-dictionary key.
+/// The term of a term-dictionary key (legacy, or a stripe record: the suffix is cut).
 pub fn term_of_key(key: &[u8]) -> Option<&str> {
-    key.strip_prefix(&[TAG_TERM])
-        .and_then(|t| std::str::from_utf8(t).ok())
+    let t = key.strip_prefix(&[TAG_TERM])?;
+    let t = match t.iter().position(|&b| b == 0) {
+        Some(i) => &t[..i],
+        None => t,
+    };
+    std::str::from_utf8(t).ok()
 }
 
 /// What `docmeta` remembers of a document: enough to remove its postings.
@@ -201,14 +314,12 @@ pub fn decode_docmeta(key: &[u8], v: &[u8]) -> Result<DocMeta> {
     Ok(DocMeta { doc_len, terms })
 }
 
+/// A legacy (unstriped) df record: what databases written before the stripes hold under
+/// `'T' term`. Only tests write it now; readers still sum it.
 pub fn encode_df(df: u64) -> Vec<u8> {
     let mut v = Vec::with_capacity(4);
     put_varint(&mut v, df);
     v
-}
-
-pub fn decode_df(key: &[u8], mut v: &[u8]) -> Result<u64> {
-    get_varint(&mut v).ok_or_else(|| Error::corrupt(CF_DOCMETA, key, "df"))
 }
 
 /// Collection statistics for BM25.
@@ -231,23 +342,13 @@ impl CollectionStats {
     }
 }
 
+/// A legacy (unstriped, version 1) statistics record, under `'S'`. Only tests write it now;
+/// readers still sum it.
 pub fn encode_stats(s: &CollectionStats) -> Vec<u8> {
     let mut v = vec![FORMAT_VERSION];
     put_varint(&mut v, s.doc_count);
     put_varint(&mut v, s.total_len);
     v
-}
-
-pub fn decode_stats(v: &[u8]) -> Result<CollectionStats> {
-    let bad = |why: &str| Error::corrupt(CF_DOCMETA, STATS_KEY, why);
-    let (&ver, mut cur) = v.split_first().ok_or_else(|| bad("empty"))?;
-    if ver != FORMAT_VERSION {
-        return Err(bad(&format!("unknown version {ver}")));
-    }
-    Ok(CollectionStats {
-        doc_count: get_varint(&mut cur).ok_or_else(|| bad("doc_count"))?,
-        total_len: get_varint(&mut cur).ok_or_else(|| bad("total_len"))?,
-    })
 }
 
 pub fn encode_vector(v: &[f32]) -> Vec<u8> {
@@ -330,7 +431,29 @@ mod tests {
             doc_count: 3,
             total_len: 99,
         };
-        assert_eq!(decode_stats(&encode_stats(&s)).unwrap(), s);
+        assert_eq!(
+            decode_stats_record(STATS_KEY, &encode_stats(&s)).unwrap(),
+            (3, 99)
+        );
+        for (d, l) in [(0, 0), (-3, -99), (i64::MAX, i64::MIN), (7, -1)] {
+            let k = stats_key(5);
+            assert_eq!(
+                decode_stats_record(&k, &encode_stats_delta(d, l)).unwrap(),
+                (d, l)
+            );
+        }
+        for n in [0, 1, -1, 63, -64, i64::MAX, i64::MIN] {
+            assert_eq!(
+                decode_df_record(&df_key("t", 3), &encode_counter(n)).unwrap(),
+                n
+            );
+        }
+        assert_eq!(decode_df_record(&term_key("t"), &encode_df(9)).unwrap(), 9);
+        assert_eq!(term_of_key(&df_key("plug", 7)), Some("plug"));
+        assert_eq!(term_of_key(&term_key("plug")), Some("plug"));
+        let (lo, hi) = df_range("ab");
+        assert!(lo <= df_key("ab", 0) && df_key("ab", 15) < hi);
+        assert!(term_key("abc") >= hi, "a longer term is outside the range");
         let v = vec![1.0f32, -2.5, 0.0];
         assert_eq!(decode_vector(b"k", &encode_vector(&v), 3).unwrap(), v);
         assert!(matches!(

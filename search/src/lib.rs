@@ -29,6 +29,7 @@
 
 pub mod analysis;
 pub mod bm25;
+pub mod counters;
 pub mod embedder;
 mod error;
 pub mod hnsw;
@@ -46,6 +47,6 @@ pub use bm25::Bm25Params;
 pub use embedder::{Embedder, HashingEmbedder, StaticEmbedder};
 pub use error::{Error, Result};
 pub use hnsw::HnswParams;
-pub use indexer::{DocWithVector, Hit, IndexStats, Indexer, PreparedDoc, MAX_K};
+pub use indexer::{DocWithVector, Hit, IndexStats, Indexer, PreparedDoc, PreparedOp, MAX_K};
 pub use options::{SearchOptions, DEFAULT_EXACT_THRESHOLD, DEFAULT_MAX_PREFIX_EXPANSIONS};
 pub use verify::VerifyReport;

@@ -15,10 +15,9 @@
 
 use crate::analysis::Analyzer;
 use crate::bm25::{idf, term_score, Bm25Params};
+use crate::counters;
 use crate::error::Result;
-use crate::keys::{
-    decode_df, decode_stats, term_key, term_key_prefix, term_of_key, CollectionStats, STATS_KEY,
-};
+use crate::keys::CollectionStats;
 use crate::postings::PostingCursor;
 use crate::query::{parse, Clause};
 use crate::topk::TopK;
@@ -199,18 +198,11 @@ pub fn phrase_freq(lists: &[Vec<u32>]) -> u32 {
 
 impl FullTextSearcher<'_> {
     fn stats(&self) -> Result<CollectionStats> {
-        match self.snap.get_cf(self.docmeta, STATS_KEY)? {
-            Some(v) => decode_stats(&v),
-            None => Ok(CollectionStats::default()),
-        }
+        counters::collection_stats(self.snap, self.docmeta)
     }
 
     fn df(&self, term: &str) -> Result<u64> {
-        let k = term_key(term);
-        match self.snap.get_cf(self.docmeta, &k)? {
-            Some(v) => decode_df(&k, &v),
-            None => Ok(0),
-        }
+        counters::doc_freq(self.snap, self.docmeta, term)
     }
 
     /// The most frequent indexed terms starting with any of `prefixes`.
@@ -218,15 +210,9 @@ impl FullTextSearcher<'_> {
         let mut best = TopK::new(self.max_prefix_expansions);
         let mut seen = HashSet::new();
         for p in prefixes {
-            for kv in self
-                .snap
-                .scan_prefix_cf(self.docmeta, &term_key_prefix(p))?
-            {
-                let (k, v) = kv?;
-                let Some(t) = term_of_key(&k) else { continue };
-                if seen.insert(t.to_string()) {
-                    let df = decode_df(&k, &v)?;
-                    best.push(df as f32, t.as_bytes().to_vec());
+            for (t, df) in counters::terms_with_prefix(self.snap, self.docmeta, p)? {
+                if seen.insert(t.clone()) {
+                    best.push(df as f32, t.into_bytes());
                 }
             }
         }

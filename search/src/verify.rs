@@ -4,14 +4,15 @@
 //! snapshot and checks, for every document that has a `docmeta` record: the document exists;
 //! re-analysing it gives exactly its recorded terms and its postings; every posting belongs to
 //! such a document; the term dictionary's document frequencies and the collection statistics
-//! equal the counts; and the `vectors` keys are exactly the indexed documents, of the right
+//! (sums of striped records) equal the counts; and the `vectors` keys are exactly the indexed documents, of the right
 //! dimension. Cost: one pass over the index column families; memory: one counter per term.
 
+use crate::counters;
 use crate::error::{Error, Result};
 use crate::indexer::Indexer;
 use crate::keys::{
-    decode_df, decode_docmeta, decode_posting, decode_stats, decode_vector, posting_key,
-    CollectionStats, CF_DOCMETA, CF_INVERTED, CF_VECTORS, STATS_KEY,
+    decode_docmeta, decode_posting, decode_vector, posting_key, CollectionStats, CF_DOCMETA,
+    CF_INVERTED, CF_VECTORS, STATS_KEY,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -87,22 +88,22 @@ impl Indexer {
                 ),
             ));
         }
-        for kv in snap.scan_prefix_cf(&self.docmeta, b"T")? {
-            let (k, v) = kv?;
-            let term = String::from_utf8_lossy(&k[1..]).into_owned();
-            let got = decode_df(&k, &v)?;
+        // The striped records summed per term (`counters.rs`): every term counted above, with
+        // its count, and no other.
+        for (term, got) in counters::terms_with_prefix(&snap, &self.docmeta, "")? {
             if df.remove(&term) != Some(got) {
-                return Err(bad(CF_DOCMETA, &k, format!("df {got} is wrong")));
+                return Err(bad(
+                    CF_DOCMETA,
+                    term.as_bytes(),
+                    format!("df {got} is wrong"),
+                ));
             }
             report.terms += 1;
         }
         if let Some(t) = df.keys().next() {
             return Err(bad(CF_DOCMETA, t.as_bytes(), "term without a df record"));
         }
-        let stored = match snap.get_cf(&self.docmeta, STATS_KEY)? {
-            Some(v) => decode_stats(&v)?,
-            None => CollectionStats::default(),
-        };
+        let stored = counters::collection_stats(&snap, &self.docmeta)?;
         if stored != stats {
             return Err(bad(
                 CF_DOCMETA,

@@ -8,7 +8,7 @@
 use super::hashing_opts;
 use kvstore_engine::fs::FaultFs;
 use kvstore_engine::{Db, Options, DEFAULT_CF_NAME};
-use kvstore_search::keys::{decode_stats, CF_DOCMETA, CF_INVERTED, CF_VECTORS, STATS_KEY};
+use kvstore_search::keys::{CF_DOCMETA, CF_INVERTED, CF_VECTORS};
 use kvstore_search::{Embedder, HashingEmbedder, Indexer, SearchOptions, MAX_K};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -126,8 +126,8 @@ pub fn models(history: &[Op]) -> Vec<Model> {
 /// Every record of the default and index column families, by (column family, key).
 pub type Dump = BTreeMap<(&'static str, Vec<u8>), Vec<u8>>;
 
-/// One snapshot of everything `ix` stores. A statistics record saying "0 documents" is left
-/// out: it means what no record means (a clean index of no documents has none).
+/// One snapshot of everything `ix` stores. Counter records whose delta reaches zero are
+/// deleted, so a store and a clean index of the same documents hold the same records.
 pub fn dump(ix: &Indexer) -> Dump {
     let db = ix.db();
     let snap = db.snapshot();
@@ -140,13 +140,6 @@ pub fn dump(ix: &Indexer) -> Dump {
             let (k, v) = kv.unwrap();
             out.insert((cf_name, k), v);
         }
-    }
-    let stats = (CF_DOCMETA, STATS_KEY.to_vec());
-    if out
-        .get(&stats)
-        .is_some_and(|v| decode_stats(v).unwrap() == Default::default())
-    {
-        out.remove(&stats);
     }
     out
 }
