@@ -5,7 +5,7 @@
 mod common;
 
 use common::{dump, fault_options};
-use kvstore_engine::fs::FaultFs;
+use kvstore_engine::fs::{FaultFs, FileSystem};
 use kvstore_engine::Db;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -119,4 +119,47 @@ fn disk_full_at_many_points_then_resume_or_crash() {
             .unwrap_or_else(|e| panic!("point {i}: reopen failed: {e}"));
         assert_eq!(dump(&db), model, "point {i}: recovered state");
     }
+}
+
+/// The disk fills in the middle of a WAL append, leaving a partial record; once space returns
+/// the resumption must move writes to a new segment (never append after the partial record)
+/// and flush what the failed segment held before accepting writes: later writes, a power cut
+/// and a reopen keep every acknowledged write.
+#[test]
+fn writes_after_a_partial_wal_record_go_to_a_new_segment() {
+    let fs = FaultFs::new();
+    let dir = Path::new("/partial");
+    let opts = || kvstore_engine::Options {
+        memtable_size_bytes: 1 << 20,
+        ..fault_options(&fs)
+    };
+    let db = Db::open(dir, opts()).unwrap();
+    let mut model = BTreeMap::new();
+    fill(&db, &mut model, 0, 50);
+    // Room for part of one record only.
+    fs.set_capacity(Some(fs.total_bytes() + 40));
+    assert_eq!(
+        fill(&db, &mut model, 50, 10),
+        0,
+        "the first write must fail"
+    );
+    fs.set_capacity(None);
+    assert!(db.resume().unwrap(), "writes resumed");
+    // Before it accepts a write, the resumption has flushed everything the failed segment
+    // held: nothing frozen is left, and only the new segment remains.
+    assert_eq!(db.stats().immutable_memtables, 0);
+    let logs = fs
+        .list_dir(dir)
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.ends_with(".log"))
+        .count();
+    assert_eq!(logs, 1, "the failed segment outlived the resumption");
+    db.put(b"after", b"resume").unwrap();
+    model.insert(b"after".to_vec(), b"resume".to_vec());
+    fill(&db, &mut model, 100, 50);
+    fs.crash(None);
+    drop(db);
+    let db = Db::open(dir, opts()).unwrap_or_else(|e| panic!("reopen failed: {e}"));
+    assert_eq!(dump(&db), model);
 }

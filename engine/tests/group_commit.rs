@@ -91,3 +91,43 @@ fn acknowledged_writes_survive_a_power_cut_mid_run() {
         );
     }
 }
+
+#[test]
+fn a_batch_larger_than_a_group_is_written_alone() {
+    // A group takes at most 4 MiB of batches, but a single larger batch must still be taken
+    // (alone), written, acknowledged and kept.
+    let fs = FaultFs::new();
+    let db = Db::open("/big", fault_options(&fs)).unwrap();
+    let big = vec![0x5au8; 5 << 20];
+    db.put(b"big", &big).unwrap();
+    db.put(b"small", b"v").unwrap();
+    assert_eq!(db.get(b"big").unwrap().as_deref(), Some(&big[..]));
+    fs.crash(None);
+    drop(db);
+    let db = Db::open("/big", fault_options(&fs)).unwrap();
+    assert_eq!(db.get(b"big").unwrap().map(|v| v.len()), Some(big.len()));
+    assert_eq!(db.get(b"small").unwrap(), Some(b"v".to_vec()));
+}
+
+#[test]
+fn unsynced_writes_are_made_durable_by_a_clean_close() {
+    let fs = FaultFs::new();
+    let opts = || Options {
+        sync: false,
+        memtable_size_bytes: 4 << 20,
+        ..fault_options(&fs)
+    };
+    let db = Db::open("/close", opts()).unwrap();
+    for i in 0..100u32 {
+        db.put(format!("k{i:03}").as_bytes(), b"v").unwrap();
+    }
+    db.close().unwrap();
+    fs.crash(None);
+    drop(db);
+    let db = Db::open("/close", opts()).unwrap();
+    assert_eq!(
+        db.scan::<Vec<u8>>(..).unwrap().count(),
+        100,
+        "writes made with sync = false were lost after a clean close"
+    );
+}
