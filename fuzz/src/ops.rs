@@ -1,5 +1,5 @@
-//! The op-sequence crash scenario: puts, deletes, batches, flushes, compactions and clean
-//! reopens over [`FaultFs`] with tiny options, a fuzzer-chosen point after which every fsync
+//! The op-sequence crash scenario: puts, deletes, range deletes, batches, flushes, compactions
+//! and clean reopens over [`FaultFs`] with tiny options, a fuzzer-chosen point after which every fsync
 //! (or every write) fails, then a power cut — optionally tearing unsynced tails — and a reopen.
 //!
 //! Oracle (as in `engine/tests/crash_recovery.rs`): the recovered database holds exactly the
@@ -28,6 +28,11 @@ pub enum Op {
     Delete {
         key: u8,
     },
+    /// Deletes keys `from .. from + 1 + span % 8` (indexes mod 32) with one range tombstone.
+    DeleteRange {
+        from: u8,
+        span: u8,
+    },
     /// `(key, Some(len))` puts, `(key, None)` deletes, in one atomic batch.
     Batch(Vec<(u8, Option<u8>)>),
     Flush,
@@ -51,9 +56,10 @@ pub struct Scenario {
 impl Scenario {
     /// Decodes a scenario densely, so that almost every mutation of the input is a different
     /// but valid scenario: `[fail_after][flags: bit 0 fail writes, bit 1 tear][tear seed u64 LE]`
-    /// then ops, each an opcode byte (mod 16: 0–6 and 15 put, 7–9 delete, 10–11 batch,
-    /// 12 flush, 13 compact, 14 reopen) and its argument bytes (put: key, length; delete: key;
-    /// batch: count, then key and length per entry, length 255 meaning delete). Input that ends
+    /// then ops, each an opcode byte (mod 16: 0–6 put, 7–9 delete, 10–11 batch, 12 flush,
+    /// 13 compact, 14 reopen, 15 range delete) and its argument bytes (put: key, length;
+    /// delete: key; range delete: first key, span; batch: count, then key and length per
+    /// entry, length 255 meaning delete). Input that ends
     /// inside an op ends the scenario.
     pub fn parse(data: &[u8]) -> Scenario {
         let mut it = data.iter().copied();
@@ -78,6 +84,10 @@ impl Scenario {
                     (entries.len() == usize::from(n % 8) + 1).then_some(Op::Batch(entries))
                 }),
                 12 => Some(Op::Flush),
+                15 => it
+                    .next()
+                    .zip(it.next())
+                    .map(|(from, span)| Op::DeleteRange { from, span }),
                 13 => Some(Op::Compact),
                 14 => Some(Op::Reopen),
                 _ => it
@@ -208,6 +218,16 @@ pub fn run(s: &Scenario) -> Summary {
                 add(*key, None, &mut ops);
                 d.write(batch)
             }
+            Op::DeleteRange { from, span } => {
+                let a = from % 32;
+                let b = a + 1 + span % 8;
+                let (start, end) = (key(a), format!("key{b:02}").into_bytes());
+                for k in model.keys().filter(|k| **k >= start && **k < end) {
+                    ops.push((k.clone(), None));
+                }
+                batch.delete_range(&start, &end);
+                d.write(batch)
+            }
             Op::Batch(entries) => {
                 for (k, len) in entries.iter().take(8) {
                     add(*k, *len, &mut ops);
@@ -231,12 +251,13 @@ pub fn run(s: &Scenario) -> Summary {
         };
         match result {
             Ok(()) => {
-                summary.acknowledged += usize::from(!ops.is_empty());
+                summary.acknowledged +=
+                    usize::from(!ops.is_empty() || matches!(op, Op::DeleteRange { .. }));
                 apply(&mut model, &ops);
             }
             Err(_) => {
                 summary.fault_hit = true;
-                if !ops.is_empty() {
+                if !ops.is_empty() || matches!(op, Op::DeleteRange { .. }) {
                     in_flight = Some(ops);
                 }
                 break;
