@@ -640,6 +640,9 @@ impl Db {
                 dir.display()
             )));
         }
+        if fresh {
+            refuse_data_without_current(fs.as_ref(), &dir)?;
+        }
 
         // 1. The manifest: live tables, counters, oldest WAL still needed.
         let mut levels: BTreeMap<u32, CfLevels> = BTreeMap::new();
@@ -1185,6 +1188,38 @@ impl Drop for Snapshot {
             }
         }
     }
+}
+
+/// A directory without `CURRENT` is a new database — unless it holds data: a table, or a WAL
+/// segment with a record. Creating a database there would treat those files as garbage and
+/// delete them, so this refuses instead, naming one. What an interrupted first open leaves
+/// (empty segments, manifests without `CURRENT`) holds no acknowledged write: writes are
+/// accepted only after `CURRENT` exists.
+fn refuse_data_without_current(fs: &dyn FileSystem, dir: &Path) -> Result<()> {
+    let Ok(names) = fs.list_dir(dir) else {
+        return Ok(());
+    };
+    for name in names {
+        let p = dir.join(&name);
+        let holds_data = match filenames::parse(&name) {
+            Some(FileKind::Table(_)) => true,
+            Some(FileKind::Wal(_)) => fs
+                .open_read(&p)
+                .map_or(true, |f| f.size() > crate::record::LOG_HEADER_BYTES as u64),
+            _ => false,
+        };
+        if holds_data {
+            return Err(Error::Storage(kvstore_base::Error::corruption(
+                filenames::current_path(dir),
+                0,
+                format!(
+                    "CURRENT is missing but {name} holds data: refusing to create a new \
+                     database over it (restore CURRENT, or move the files away)"
+                ),
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[allow(dead_code)]

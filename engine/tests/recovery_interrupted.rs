@@ -393,3 +393,49 @@ fn manifest_name(fs: &FaultFs) -> Option<String> {
         .into_iter()
         .find(|f| f.starts_with("MANIFEST"))
 }
+
+/// A first open interrupted at any sync point leaves no acknowledged data, and the next open
+/// creates the database as if nothing had happened.
+#[test]
+fn an_interrupted_first_open_leaves_a_creatable_directory() {
+    for n in 0..10 {
+        let fs = FaultFs::new();
+        fs.inject(FaultKind::Sync, n);
+        let opened = Db::open(DIR, fault_options(&fs));
+        fs.crash(None);
+        drop(opened);
+        fs.clear_faults();
+        let db = Db::open(DIR, fault_options(&fs))
+            .unwrap_or_else(|e| panic!("sync {n}: the next open failed: {e}"));
+        db.put(b"k", b"v").unwrap();
+    }
+}
+
+/// Without `CURRENT` a directory holding data is not a new database: creating one there would
+/// delete the tables and segments as unreferenced. The open is refused, naming `CURRENT`, and
+/// nothing is deleted.
+#[test]
+fn a_missing_current_over_data_is_refused_not_wiped() {
+    let fs = FaultFs::new();
+    let db = Db::open(DIR, fault_options(&fs)).unwrap();
+    for i in 0..300u32 {
+        db.put(format!("k{i:03}").as_bytes(), &[1u8; 50]).unwrap();
+    }
+    db.close().unwrap();
+    drop(db);
+    let current = Path::new(DIR).join("CURRENT");
+    fs.remove_file(&current).unwrap();
+    let before = fs.list_dir(Path::new(DIR)).unwrap();
+    let e = Db::open(DIR, fault_options(&fs))
+        .err()
+        .expect("open must fail");
+    assert!(
+        e.is_corruption() && e.to_string().contains("CURRENT"),
+        "{e}"
+    );
+    assert_eq!(
+        fs.list_dir(Path::new(DIR)).unwrap(),
+        before,
+        "files were touched"
+    );
+}
