@@ -17,7 +17,8 @@ pub mod blocking;
 mod types;
 
 pub use types::{
-    ClusterStatus, Health, KeyValue, ScanOptions, ScanPage, SearchHit, SearchResults, SetOptions,
+    CheckpointFile, CheckpointInfo, ClusterStatus, Health, KeyValue, ScanOptions, ScanPage,
+    SearchHit, SearchResults, SetOptions,
 };
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -51,6 +52,13 @@ pub enum Error {
     /// The base URL is not a usable `http://host:port` URL.
     #[error("invalid server URL {0:?}")]
     InvalidUrl(String),
+    /// A downloaded body could not be written where the caller asked.
+    #[error("cannot write the body of {url}: {source}")]
+    Write {
+        url: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// The blocking wrapper could not start its runtime.
     #[error("cannot start the client runtime: {0}")]
     Runtime(std::io::Error),
@@ -130,14 +138,7 @@ impl Client {
         if status.is_success() {
             return Ok((status, text));
         }
-        let message = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
-            .unwrap_or(text);
-        Err(Error::Api {
-            status: status.as_u16(),
-            message,
-        })
+        Err(api_error(status, text))
     }
 
     async fn call<T: DeserializeOwned>(
@@ -316,10 +317,80 @@ impl Client {
             .1)
     }
 
+    /// Makes a checkpoint of the whole node for download (`kvstore backup` uses it); remove it
+    /// with [`Client::checkpoint_delete`] when done, or it expires on the server.
+    pub async fn checkpoint_create(&self) -> Result<CheckpointInfo> {
+        self.call(Method::POST, self.url("/admin/checkpoint"), &[], None)
+            .await
+    }
+
+    /// What checkpoint `id` holds.
+    pub async fn checkpoint_info(&self, id: &str) -> Result<CheckpointInfo> {
+        self.call(Method::GET, self.checkpoint_url(id, None), &[], None)
+            .await
+    }
+
+    /// Streams file `name` of checkpoint `id` into `out` as it arrives (never whole in
+    /// memory); returns the bytes written. Compare them with the size the server listed.
+    pub async fn checkpoint_download(
+        &self,
+        id: &str,
+        name: &str,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> Result<u64> {
+        let url = self.checkpoint_url(id, Some(name));
+        let transport = |source| Error::Transport {
+            url: url.clone(),
+            source,
+        };
+        let mut resp = self.http.get(&url).send().await.map_err(transport)?;
+        let status = resp.status();
+        if !status.is_success() {
+            let text = resp.text().await.map_err(transport)?;
+            return Err(api_error(status, text));
+        }
+        let mut written = 0u64;
+        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+            out.write_all(&chunk).map_err(|source| Error::Write {
+                url: url.clone(),
+                source,
+            })?;
+            written += chunk.len() as u64;
+        }
+        Ok(written)
+    }
+
+    /// Removes checkpoint `id` from the server.
+    pub async fn checkpoint_delete(&self, id: &str) -> Result<()> {
+        self.call::<Value>(Method::DELETE, self.checkpoint_url(id, None), &[], None)
+            .await
+            .map(drop)
+    }
+
+    fn checkpoint_url(&self, id: &str, file: Option<&str>) -> String {
+        let mut url = self.key_url("admin/checkpoint", id);
+        if let Some(f) = file {
+            url = format!("{url}/{}", utf8_percent_encode(f, KEY_SET));
+        }
+        url
+    }
+
     /// The OpenAPI document.
     pub async fn openapi(&self) -> Result<Value> {
         self.call(Method::GET, self.url("/openapi.json"), &[], None)
             .await
+    }
+}
+
+/// `Error::Api` from an error answer: its `{"error"}` message, else the whole body.
+fn api_error(status: StatusCode, text: String) -> Error {
+    let message = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or(text);
+    Error::Api {
+        status: status.as_u16(),
+        message,
     }
 }
 

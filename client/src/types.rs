@@ -64,3 +64,18 @@ pub struct ClusterStatus {
     pub mode: String,
     pub role: String,
 }
+
+/// A checkpoint the server made for download (`POST /admin/checkpoint`): every write up to
+/// `seq` and none after; its files in the order to write them (`CURRENT` last).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointInfo {
+    pub id: String,
+    pub seq: u64,
+    pub files: Vec<CheckpointFile>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointFile {
+    pub name: String,
+    pub size: u64,
+}

@@ -10,6 +10,8 @@ pub const DEFAULT_MAX_VALUE_BYTES: usize = 16 * 1024 * 1024;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// Default probability that a `debug_fail: true` write is failed on purpose.
 pub const DEFAULT_DEBUG_FAIL_PROBABILITY: f64 = 0.01;
+/// Default idle time after which a checkpoint made for download is removed.
+pub const DEFAULT_CHECKPOINT_TTL: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 /// How a node takes part in a cluster. Only `Standalone` is implemented; the others are refused
 /// at start-up with [`crate::ServerError::UnsupportedMode`].
@@ -76,6 +78,9 @@ pub struct ServerConfig {
     pub shutdown_grace: std::time::Duration,
     /// The engine's options (durable defaults). Tests put a fault-injecting file system here.
     pub engine: kvstore_engine::Options,
+    /// A checkpoint made for download (`/admin/checkpoint`) that no request names for this long
+    /// is removed (`crate::checkpoints`).
+    pub checkpoint_ttl: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -90,6 +95,7 @@ impl Default for ServerConfig {
             debug_fail_probability: DEFAULT_DEBUG_FAIL_PROBABILITY,
             shutdown_grace: std::time::Duration::from_secs(30),
             engine: kvstore_engine::Options::default(),
+            checkpoint_ttl: DEFAULT_CHECKPOINT_TTL,
         }
     }
 }

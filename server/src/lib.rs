@@ -16,10 +16,12 @@
 //! - [`error`]: [`ApiError`] → HTTP status; [`ServerError`] for start-up.
 //! - [`metrics`]: Prometheus registry; [`openapi`]: the `/openapi.json` document.
 //! - [`server`]: bind, serve, graceful shutdown; [`config`]: [`ServerConfig`] and limits.
+//! - [`checkpoints`]: checkpoints made for download by `kvstore backup` (`docs/backup.md`).
 //!
 //! The HTTP API is described for people in `docs/http-api.md`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod checkpoints;
 pub mod config;
 pub mod error;
 pub mod metrics;

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 /// Every value [`route_label`] returns, in a fixed order (the index of the cached handles).
-const ROUTES: [&str; 17] = [
+const ROUTES: [&str; 18] = [
     "get",
     "set",
     "delete",
@@ -27,6 +27,7 @@ const ROUTES: [&str; 17] = [
     "admin_flush",
     "admin_compact",
     "admin_stats",
+    "admin_checkpoint",
     "metrics",
     "openapi",
     "unknown",
@@ -78,6 +79,7 @@ pub fn route_label(path: &str) -> &'static str {
         ("admin", Some("flush")) => "admin_flush",
         ("admin", Some("compact")) => "admin_compact",
         ("admin", Some("stats")) => "admin_stats",
+        ("admin", Some("checkpoint")) => "admin_checkpoint",
         ("metrics", None) => "metrics",
         ("openapi.json", None) => "openapi",
         _ => "unknown",
@@ -234,6 +236,10 @@ mod tests {
     fn route_labels_are_bounded() {
         assert_eq!(route_label("/get/a/b/c"), "get");
         assert_eq!(route_label("/admin/flush"), "admin_flush");
+        assert_eq!(
+            route_label("/admin/checkpoint/0123456789abcdef/CURRENT"),
+            "admin_checkpoint"
+        );
         assert_eq!(route_label("/set"), "set");
         assert_eq!(route_label("/set/extra"), "unknown");
         assert_eq!(route_label("/whatever"), "unknown");

@@ -26,6 +26,18 @@ fn k_param() -> Value {
             "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 10 } })
 }
 
+fn checkpoint_params(file: bool) -> Value {
+    let mut p = vec![json!({ "name": "id", "in": "path", "required": true,
+        "description": "as answered by POST /admin/checkpoint",
+        "schema": { "type": "string", "pattern": "^[0-9a-f]{16}$" } })];
+    if file {
+        p.push(json!({ "name": "file", "in": "path", "required": true,
+            "description": "one of the checkpoint's file names; anything but one path component of [A-Za-z0-9._-] is 400",
+            "schema": { "type": "string" } }));
+    }
+    Value::Array(p)
+}
+
 fn q_param() -> Value {
     json!({ "name": "q", "in": "query", "required": true, "schema": { "type": "string", "minLength": 1 } })
 }
@@ -34,6 +46,7 @@ fn q_param() -> Value {
 pub fn document() -> Value {
     let ok_true = json!({ "$ref": "#/components/schemas/Ok" });
     let search = json!({ "$ref": "#/components/schemas/SearchResults" });
+    let checkpoint = json!({ "$ref": "#/components/schemas/Checkpoint" });
     let std_errors = |extra: &[(&str, &str)]| {
         let mut m = serde_json::Map::new();
         for (code, d) in extra {
@@ -138,7 +151,33 @@ pub fn document() -> Value {
             }},
             "/admin/compact": { "post": {
                 "summary": "Compact the whole key range and wait",
-                "responses": with(std_errors(&[]), ok(ok_true))
+                "responses": with(std_errors(&[]), ok(ok_true.clone()))
+            }},
+            "/admin/checkpoint": { "post": {
+                "summary": "Make a checkpoint of the running node for download (kvstore backup; docs/backup.md)",
+                "responses": with(std_errors(&[("409", "too many open checkpoints")]), ok(checkpoint.clone()))
+            }},
+            "/admin/checkpoint/{id}": {
+                "get": {
+                    "summary": "A checkpoint's sequence number and files",
+                    "parameters": checkpoint_params(false),
+                    "responses": with(std_errors(&[("400", "malformed id"), ("404", "no such checkpoint (deleted, expired, node restarted)"), ("409", "still being made")]), ok(checkpoint))
+                },
+                "delete": {
+                    "summary": "Remove a checkpoint",
+                    "parameters": checkpoint_params(false),
+                    "responses": with(std_errors(&[("400", "malformed id"), ("404", "no such checkpoint"), ("409", "still being made")]), ok(ok_true))
+                }
+            },
+            "/admin/checkpoint/{id}/{file}": { "get": {
+                "summary": "One file of a checkpoint, streamed from disk (Content-Length; Range supported)",
+                "parameters": checkpoint_params(true),
+                "responses": {
+                    "200": { "description": "OK", "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
+                    "400": err("malformed id or file name (path traversal)"),
+                    "404": err("no such checkpoint or file"),
+                    "409": err("still being made")
+                }
             }},
             "/admin/stats": { "get": {
                 "summary": "Engine statistics",
@@ -174,6 +213,11 @@ pub fn document() -> Value {
             "ScanPage": { "type": "object", "properties": {
                 "items": { "type": "array", "items": { "$ref": "#/components/schemas/KeyValue" } },
                 "next": { "type": "string", "nullable": true, "description": "pass as start to get the next page" } } },
+            "Checkpoint": { "type": "object", "required": ["id", "seq", "files"], "properties": {
+                "id": { "type": "string" },
+                "seq": { "type": "integer", "description": "every write up to this sequence number is in the checkpoint, none after" },
+                "files": { "type": "array", "description": "in the order to write them, CURRENT last", "items": { "type": "object", "properties": {
+                    "name": { "type": "string" }, "size": { "type": "integer" } } } } } },
             "ClusterStatus": { "type": "object", "properties": {
                 "node_id": { "type": "string" }, "mode": { "type": "string" }, "role": { "type": "string" } } }
         }}

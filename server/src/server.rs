@@ -3,9 +3,11 @@
 //!
 //! Shutdown order (why a crash or signal at any step is safe): the listener stops accepting;
 //! in-flight requests finish (each acknowledged write is already durable in the WAL); after
-//! the last one, or after `shutdown_grace`, the node closes the engine. A kill -9 at any point
-//! loses nothing acknowledged, because acknowledgement waits for the fsync.
+//! the last one, or after `shutdown_grace`, the node removes its checkpoints and closes the
+//! engine. A kill -9 at any point loses nothing acknowledged, because acknowledgement waits for
+//! the fsync (and checkpoints a killed node left are removed at the next start).
 
+use crate::checkpoints::{CheckpointStore, CHECKPOINTS_DIR};
 use crate::config::{Mode, ServerConfig};
 use crate::error::ServerError;
 use crate::metrics::Metrics;
@@ -77,10 +79,14 @@ impl Server {
             .local_addr()
             .map_err(|source| ServerError::Bind { addr, source })?;
         let metrics = Metrics::new().map_err(|e| ServerError::Config(format!("metrics: {e}")))?;
+        let checkpoints =
+            CheckpointStore::new(config.data_dir.join(CHECKPOINTS_DIR), config.checkpoint_ttl);
+        checkpoints.remove_leftovers().await;
         let state = Arc::new(State {
             node: Arc::clone(&node),
             limits: config.limits,
             metrics: Arc::new(metrics),
+            checkpoints: Arc::new(checkpoints),
         });
         Ok(Server {
             listener,
@@ -113,6 +119,7 @@ impl Server {
             .graceful(signal)
             .run();
         let grace = self.config.shutdown_grace;
+        let sweeper = self.state.checkpoints.start_sweeper();
         let deadline = async move {
             let mut rx = rx;
             while !*rx.borrow() {
@@ -126,6 +133,8 @@ impl Server {
             () = serve => {}
             () = deadline => tracing::warn!(?grace, "requests still running after the grace period; closing anyway"),
         }
+        sweeper.abort();
+        self.state.checkpoints.remove_all().await;
         drop(self.state);
         self.node.close().await.map_err(ServerError::Close)?;
         tracing::info!("database closed");

@@ -117,6 +117,10 @@ async fn ops_endpoints() {
         ("/admin/flush", "post"),
         ("/admin/compact", "post"),
         ("/admin/stats", "get"),
+        ("/admin/checkpoint", "post"),
+        ("/admin/checkpoint/{id}", "get"),
+        ("/admin/checkpoint/{id}", "delete"),
+        ("/admin/checkpoint/{id}/{file}", "get"),
         ("/metrics", "get"),
         ("/openapi.json", "get"),
     ];

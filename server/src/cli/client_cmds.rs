@@ -158,6 +158,8 @@ async fn run_async(cmd: Command) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
-        Command::Serve(_) | Command::BulkSet(_) => unreachable!("dispatched in cli::run"),
+        Command::Serve(_) | Command::BulkSet(_) | Command::Backup(_) | Command::Restore(_) => {
+            unreachable!("dispatched in cli::run")
+        }
     }
 }

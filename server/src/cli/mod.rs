@@ -1,5 +1,6 @@
 //! Command-line parsing (clap) and dispatch. Part of the `kvstore` binary, not of the library.
 
+mod backup;
 mod bulk;
 mod client_cmds;
 mod serve;
@@ -85,6 +86,10 @@ enum Command {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Copy a consistent checkpoint of a running node into PATH (new or empty), verified.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into a new or empty data directory (offline: no node may run on it).
+    Restore(backup::RestoreArgs),
 }
 
 /// Where the server is and how to print.
@@ -142,6 +147,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::BulkSet(args) => bulk::run(args),
+        Command::Backup(args) => backup::run_backup(args),
+        Command::Restore(args) => backup::run_restore(args),
         other => client_cmds::run(other),
     }
 }

@@ -11,7 +11,10 @@
 //! 2. apply a write — a document with every index change it causes, or a whole bulk — all or
 //!    nothing, so a failure (real or injected by `debug_fail`) never leaves half of it;
 //! 3. never block the async runtime: engine calls go to blocking threads;
-//! 4. map every failure to an [`ApiError`], never panic on client input.
+//! 4. map every failure to an [`ApiError`], never panic on client input;
+//! 5. make a checkpoint a copy of the whole node (data and every index) as of one point of its
+//!    history — every write acknowledged before the call, none it never applied — while it
+//!    keeps serving.
 
 mod fail;
 mod group_commit;
@@ -23,6 +26,7 @@ pub use standalone::StandaloneNode;
 use crate::error::ApiError;
 use async_trait::async_trait;
 use serde::Serialize;
+use std::path::PathBuf;
 
 /// A document write: `value` under `key`, optionally with a caller-supplied embedding.
 #[derive(Clone, Debug)]
@@ -127,6 +131,9 @@ pub trait Node: Send + Sync + 'static {
     /// Compacts the whole key range and waits.
     async fn compact(&self) -> Result<(), ApiError>;
     async fn stats(&self) -> Result<kvstore_engine::DbStats, ApiError>;
+    /// Writes a consistent, openable copy of the node's database into `dir` (created; must not
+    /// hold anything) while reads and writes go on (`/admin/checkpoint`, `docs/backup.md`).
+    async fn checkpoint(&self, dir: PathBuf) -> Result<kvstore_engine::Checkpoint, ApiError>;
     /// Releases the engine; called once, after the last request finished.
     async fn close(&self) -> Result<(), kvstore_engine::Error>;
 }

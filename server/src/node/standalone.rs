@@ -10,6 +10,7 @@ use crate::error::ApiError;
 use async_trait::async_trait;
 use kvstore_search::{Hit, Indexer};
 use std::ops::Bound;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// One node, no replication.
@@ -258,6 +259,11 @@ impl Node for StandaloneNode {
 
     async fn stats(&self) -> Result<kvstore_engine::DbStats, ApiError> {
         self.blocking(|ix| Ok(ix.db().stats())).await
+    }
+
+    async fn checkpoint(&self, dir: PathBuf) -> Result<kvstore_engine::Checkpoint, ApiError> {
+        // The search indexes are column families of the same engine: one checkpoint has all.
+        self.blocking(move |ix| Ok(ix.db().checkpoint(&dir)?)).await
     }
 
     async fn close(&self) -> Result<(), kvstore_engine::Error> {

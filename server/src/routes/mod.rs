@@ -4,9 +4,11 @@
 //! with the wrong method is 405. Handlers return finished responses; only routing failures
 //! become warp rejections, and [`recover`] renders those as `{"error": ...}` too.
 
+mod admin_checkpoint;
 mod handlers;
 pub mod input;
 
+use crate::checkpoints::CheckpointStore;
 use crate::config::Limits;
 use crate::error::{error_response, ApiError};
 use crate::metrics::Metrics;
@@ -24,6 +26,8 @@ pub struct State {
     pub node: Arc<dyn Node>,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
+    /// Checkpoints made for download (`/admin/checkpoint`).
+    pub checkpoints: Arc<CheckpointStore>,
 }
 
 type Route = BoxedFilter<(Response,)>;
@@ -159,6 +163,7 @@ pub fn routes(
         .and(warp::get())
         .then(handlers::openapi)
         .boxed();
+    let checkpoint: Route = admin_checkpoint::route(Arc::clone(&state));
 
     let m = Arc::clone(&state.metrics);
     let log = warp::log::custom(move |info: warp::log::Info<'_>| {
@@ -204,6 +209,8 @@ pub fn routes(
         .or(metrics)
         .unify()
         .or(openapi)
+        .unify()
+        .or(checkpoint)
         .unify()
         .recover(recover)
         .unify()
