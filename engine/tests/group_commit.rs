@@ -37,6 +37,13 @@ fn concurrent_durable_writers_share_fsyncs() {
     let s = db.stats();
     let writes = (threads * per) as u64;
     eprintln!("{writes} durable writes used {} WAL fsyncs", s.wal_syncs);
+    // The write-amplification figures count every user byte once: keys "tN-NNNN" (7 bytes)
+    // and values "vN".."vNNN" (2 to 4 bytes), plus each entry's framing.
+    assert!(
+        s.user_bytes_written >= writes * 9 && s.user_bytes_written <= writes * 20,
+        "user bytes {} for {writes} small writes",
+        s.user_bytes_written
+    );
     // One fsync per write would be `writes`; grouped, 8 writers share them (about 200 here).
     assert!(
         s.wal_syncs >= 1 && s.wal_syncs * 2 <= writes,
