@@ -25,7 +25,7 @@
 //!   footer, and reading one checksummed block from a file.
 //! - [`table`]: the [`TableBuilder`], the [`TableReader`] and the [`TableIterator`], plus the
 //!   properties block.
-//! - [`cache`]: the sharded, byte-bounded LRU [`BlockCache`] of decoded data blocks.
+//! - [`cache`]: the sharded, byte-bounded CLOCK (second-chance) [`BlockCache`] of decoded data blocks.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod block;

@@ -16,6 +16,7 @@
 //! from the same inputs in the same order is the same graph.
 
 use super::dot;
+use kvstore_base::prefetch::prefetch_line;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
@@ -184,19 +185,12 @@ impl Hnsw {
     /// loading them all before computing any distance overlaps the cache misses).
     #[inline(always)]
     fn prefetch(&self, id: u32) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let p = self.vectors.as_ptr().wrapping_add(id as usize * self.dim);
-            // One prefetch per 16 floats (a cache line), over the whole vector whatever `dim`.
-            for off in (0..self.dim).step_by(16) {
-                // SAFETY: a prefetch is a hint: it never faults and reads nothing into the
-                // program, whatever the address (`wrapping_add` keeps the arithmetic defined).
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off).cast::<i8>()) };
-            }
+        let p = self.vectors.as_ptr().wrapping_add(id as usize * self.dim);
+        // One prefetch per 16 floats (a cache line), over the whole vector whatever `dim`;
+        // `wrapping_add` keeps the arithmetic defined whatever the address.
+        for off in (0..self.dim).step_by(16) {
+            prefetch_line(p.wrapping_add(off).cast::<u8>());
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = id;
     }
 
     fn dist(&self, q: &[f32], id: u32) -> f32 {
