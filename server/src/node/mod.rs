@@ -3,7 +3,7 @@
 //! Routes validate the request (sizes, types), then call a `Node`; they never touch the engine.
 //! A mode decides where a write goes and how a read is served. Implementations:
 //! - [`StandaloneNode`]: one process, writes through `kvstore_search::Indexer` into the local
-//!   engine; concurrent writes share fsyncs in the engine's group commit (the only one).
+//!   engine; concurrent plain `/set`s share one batch and fsync (`group_commit`).
 //! - raft and masterless: not yet built (`--mode raft|masterless` is refused at start-up).
 //!
 //! # To ensure correctness, an implementation must
@@ -17,6 +17,7 @@
 //!    keeps serving.
 
 mod fail;
+mod group_commit;
 mod standalone;
 
 pub use fail::{FailPoint, FailureInjector};

@@ -1,6 +1,7 @@
 //! [`StandaloneNode`]: a single node; every write goes through `kvstore_search::Indexer`, so a
 //! document and its index entries are one engine `WriteBatch` (one WAL record, one fsync).
 
+use super::group_commit::WriteQueue;
 use super::{
     ClusterStatus, FailPoint, FailureInjector, Health, KeyValue, Node, ScanPage, ScanRequest,
     SearchHit, SemanticQuery, SetRequest,
@@ -16,15 +17,18 @@ use std::sync::Arc;
 pub struct StandaloneNode {
     /// The write path and the query engine; owns the `Db`. Shared with blocking tasks.
     indexer: Arc<Indexer>,
+    /// Group commit of plain `/set` writes (see [`super::group_commit`]).
+    queue: WriteQueue,
     node_id: String,
     fail: FailureInjector,
 }
 
 impl StandaloneNode {
-    /// A node over `indexer`. Infallible today; kept fallible for modes that start threads.
+    /// Starts the group-commit writer thread; fails only if it cannot be spawned.
     pub fn new(indexer: Indexer, node_id: String, fail: FailureInjector) -> std::io::Result<Self> {
         let indexer = Arc::new(indexer);
         Ok(StandaloneNode {
+            queue: WriteQueue::start(Arc::clone(&indexer))?,
             indexer,
             node_id,
             fail,
@@ -118,14 +122,21 @@ impl Node for StandaloneNode {
     async fn set(&self, req: SetRequest) -> Result<(), ApiError> {
         if let Some(v) = &req.vector {
             self.check_dimension(v)?;
+            return self
+                .write(req.debug_fail, move |ix| {
+                    Ok(ix.put(req.key.as_bytes(), req.value.as_bytes(), req.vector)?)
+                })
+                .await;
         }
-        // Concurrent writes share fsyncs in the engine's group commit: the indexer holds only
-        // the lock of the document's stripe (`kvstore_search::counters`), so writers of other
-        // stripes commit together.
-        self.write(req.debug_fail, move |ix| {
-            Ok(ix.put(req.key.as_bytes(), req.value.as_bytes(), req.vector)?)
-        })
-        .await
+        // Plain writes share batches (and fsyncs) through the queue.
+        match self.fail.pick(req.debug_fail) {
+            None => self.queue.put(req.key, req.value).await,
+            Some(FailPoint::BeforeWrite) => Err(ApiError::SimulatedFailure),
+            Some(FailPoint::AfterWrite) => {
+                self.queue.put(req.key, req.value).await?;
+                Err(ApiError::SimulatedFailure)
+            }
+        }
     }
 
     async fn delete(&self, key: String, debug_fail: bool) -> Result<bool, ApiError> {
