@@ -5,27 +5,16 @@
 
 mod common;
 
-use common::{dump, fault_options, small_options};
+use common::{apply, dump, fault_options, small_options, Model};
 use kvstore_engine::fs::{FaultFs, FileSystem, StdFs};
 use kvstore_engine::{verify_checkpoint, Db, Error, Options};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 type Op = (Vec<u8>, Option<Vec<u8>>);
-
-fn apply(model: &mut Model, ops: &[Op]) {
-    for (k, v) in ops {
-        match v {
-            Some(v) => model.insert(k.clone(), v.clone()),
-            None => model.remove(k),
-        };
-    }
-}
 
 #[test]
 fn a_checkpoint_taken_under_writes_opens_as_the_source_at_its_sequence() {

@@ -10,48 +10,16 @@
 
 mod common;
 
-use common::{dump, fault_options};
+use common::{apply, dump, fault_options, Model, Ops};
 use kvstore_engine::fs::{FaultFs, FaultKind};
 use kvstore_engine::{Db, WriteBatch};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::collections::BTreeMap;
 use std::path::Path;
 
-type Model = BTreeMap<Vec<u8>, Vec<u8>>;
-type Ops = Vec<(Vec<u8>, Option<Vec<u8>>)>;
-
-fn apply(model: &mut Model, ops: &Ops) {
-    for (k, v) in ops {
-        match v {
-            Some(v) => {
-                model.insert(k.clone(), v.clone());
-            }
-            None => {
-                model.remove(k);
-            }
-        }
-    }
-}
-
-/// One to four puts (values of 0..200 random bytes) and deletes over 80 keys, and the same
-/// operations for the model.
+/// One to four puts (values of 0..200 random bytes) and deletes over 80 keys.
 fn random_batch(rng: &mut StdRng) -> (WriteBatch, Ops) {
-    let mut ops = Ops::new();
-    let mut b = WriteBatch::new();
-    for _ in 0..rng.gen_range(1..5) {
-        let k = format!("k{:03}", rng.gen_range(0..80)).into_bytes();
-        if rng.gen_bool(0.2) {
-            b.delete(&k);
-            ops.push((k, None));
-        } else {
-            let len = rng.gen_range(0..200);
-            let v: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
-            b.put(&k, &v);
-            ops.push((k, Some(v)));
-        }
-    }
-    (b, ops)
+    common::random_batch(rng, 80, 0..200)
 }
 
 fn crash_run(seed: u64, fail_after_syncs: u64, tear: bool) {

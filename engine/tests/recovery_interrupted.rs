@@ -8,15 +8,12 @@
 
 mod common;
 
-use common::{dump, fault_options};
+use common::{apply, dump, fault_options, Model};
 use kvstore_engine::fs::{FaultFs, FaultKind, FileSystem};
 use kvstore_engine::{Db, Options, WriteBatch};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 const DIR: &str = "/db";
 
@@ -312,37 +309,6 @@ fn a_torn_segment_followed_by_records_is_still_corruption() {
     assert!(e.to_string().contains(name), "{e}");
 }
 
-/// A batch's operations for the model: `(key, value)`, `None` for a delete.
-type Ops = Vec<(Vec<u8>, Option<Vec<u8>>)>;
-
-/// A random batch over a few keys, and its operations.
-fn random_batch(rng: &mut StdRng) -> (WriteBatch, Ops) {
-    use rand::Rng;
-    let mut b = WriteBatch::new();
-    let mut ops = Vec::new();
-    for _ in 0..rng.gen_range(1..4) {
-        let k = format!("k{:02}", rng.gen_range(0..60)).into_bytes();
-        if rng.gen_bool(0.2) {
-            b.delete(&k);
-            ops.push((k, None));
-        } else {
-            let v = vec![rng.gen::<u8>(); rng.gen_range(100..1200)];
-            b.put(&k, &v);
-            ops.push((k, Some(v)));
-        }
-    }
-    (b, ops)
-}
-
-fn apply(model: &mut Model, ops: &Ops) {
-    for (k, v) in ops {
-        match v {
-            Some(v) => model.insert(k.clone(), v.clone()),
-            None => model.remove(k),
-        };
-    }
-}
-
 /// One transient failure (a single fsync or directory sync fails, later ones succeed) at every
 /// sync point of a workload whose flushes, compactions and manifest rolls never stop; then a
 /// power cut with torn tails, then a reopen: exactly the acknowledged writes, plus at most the
@@ -364,7 +330,7 @@ fn transient_sync_failure_at_every_point_of_flush_compaction_and_manifest_roll()
         fs.inject_once(FaultKind::Sync, n);
         let mut in_flight = None;
         for _ in 0..150 {
-            let (b, ops) = random_batch(&mut rng);
+            let (b, ops) = common::random_batch(&mut rng, 60, 100..1200);
             match db.write(b) {
                 Ok(()) => apply(&mut model, &ops),
                 Err(_) => {
