@@ -33,8 +33,10 @@ fn sixteen_concurrent_writers_share_fsyncs_and_leave_a_consistent_index() {
     let writes = (threads * per) as u64;
     let syncs = ix.db().stats().wal_syncs - before;
     eprintln!("{writes} durable document writes from {threads} threads: {syncs} WAL fsyncs");
+    // Serialized writers pay one fsync each (400); four stripes let about four commit together
+    // (~140 here). The bound leaves room for a loaded machine's scheduling.
     assert!(
-        syncs * 2 <= writes,
+        syncs * 4 <= writes * 3,
         "{syncs} fsyncs for {writes} writes: the writers were serialized"
     );
     let report = ix.verify().unwrap();
