@@ -27,14 +27,14 @@
 
 use crate::analysis::Analyzer;
 use crate::counters::{self, stripe_of, STRIPES};
+use crate::derived::{ApplyCx, Deltas, DerivedIndex, FullTextIndex, VectorRecords};
 use crate::embedder::{Embedder, StaticEmbedder, MODEL_DIR_ENV};
 use crate::error::{Error, Result};
 use crate::hnsw::{dot, GraphBuilder, VectorIndex};
 use crate::keys::{
     decode_df_record, decode_docmeta, decode_stats_record, decode_vector, df_key, doc_key,
-    encode_counter, encode_docmeta_into, encode_posting_into, encode_stats_delta,
-    encode_vector_into, posting_key, posting_key_into, stats_key, CollectionStats, DocMeta,
-    CF_DOCMETA, CF_INVERTED, CF_VECTORS, POSITION_KEY,
+    encode_counter, encode_stats_delta, stats_key, CollectionStats, DocMeta, CF_DOCMETA,
+    CF_INVERTED, CF_VECTORS, POSITION_KEY,
 };
 use crate::options::SearchOptions;
 use crate::searcher::FullTextSearcher;
@@ -42,15 +42,8 @@ use crate::snippet::snippet;
 use kvstore_engine::{ColumnFamily, Db, WriteBatch};
 use parking_lot::{Mutex, RwLock};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
-/// A batch's changes to the striped counters: document frequency per `(term, stripe)`, and
-/// `(documents, total length)` per stripe.
-#[derive(Default)]
-struct Deltas<'t> {
-    df: BTreeMap<(&'t str, u8), i64>,
-    stats: BTreeMap<u8, (i64, i64)>,
-}
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -115,14 +108,14 @@ pub struct IndexStats {
 /// of recomputing them).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Prepared<'a> {
-    key: Cow<'a, [u8]>,
-    value: Cow<'a, [u8]>,
-    doc_len: u32,
+    pub(crate) key: Cow<'a, [u8]>,
+    pub(crate) value: Cow<'a, [u8]>,
+    pub(crate) doc_len: u32,
     /// Distinct terms, sorted, each with the range of its positions in `positions`.
-    terms: Vec<(String, std::ops::Range<usize>)>,
+    pub(crate) terms: Vec<(String, std::ops::Range<usize>)>,
     /// Positions of every term, grouped by term (in `terms` order), ascending within a term.
-    positions: Vec<u32>,
-    vector: Vec<f32>,
+    pub(crate) positions: Vec<u32>,
+    pub(crate) vector: Vec<f32>,
 }
 
 /// A write prepared once — analysed, embedded, validated: pure work, done in parallel — and
@@ -178,13 +171,13 @@ impl Prepared<'_> {
     }
 
     /// The document's distinct terms with their positions, sorted by term.
-    fn postings(&self) -> impl ExactSizeIterator<Item = (&str, &[u32])> {
+    pub(crate) fn postings(&self) -> impl ExactSizeIterator<Item = (&str, &[u32])> {
         self.terms
             .iter()
             .map(|(t, r)| (t.as_str(), &self.positions[r.clone()]))
     }
 
-    fn has_term(&self, term: &str) -> bool {
+    pub(crate) fn has_term(&self, term: &str) -> bool {
         self.terms
             .binary_search_by(|(t, _)| t.as_str().cmp(term))
             .is_ok()
@@ -207,6 +200,8 @@ pub struct Indexer {
     /// Links new vectors into the HNSW graph off the write path (when enabled). Stopped and
     /// joined on drop.
     builder: Option<GraphBuilder>,
+    /// The derived indexes every write updates, in this order (`derived/`).
+    indexes: Vec<Box<dyn DerivedIndex>>,
     opts: SearchOptions,
 }
 
@@ -240,7 +235,18 @@ impl Indexer {
         } else {
             None
         };
+        let indexes: Vec<Box<dyn DerivedIndex>> = vec![
+            Box::new(FullTextIndex {
+                inverted: inverted.clone(),
+                docmeta: docmeta.clone(),
+            }),
+            Box::new(VectorRecords {
+                vectors: vectors.clone(),
+                index: vector_index.clone(),
+            }),
+        ];
         Ok(Indexer {
+            indexes,
             db,
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             inverted,
@@ -344,29 +350,6 @@ impl Indexer {
             .collect()
     }
 
-    /// Adds to `deltas` the removal of a document's contributions; and to `b` the deletion of
-    /// its postings, except those of terms the new version (`keep`) shares, which it
-    /// overwrites.
-    fn unindex<'m>(
-        &self,
-        b: &mut WriteBatch,
-        key: &[u8],
-        old: &'m DocMeta,
-        keep: Option<&Prepared<'_>>,
-        deltas: &mut Deltas<'m>,
-    ) {
-        let stripe = stripe_of(key);
-        for t in &old.terms {
-            if !keep.is_some_and(|k| k.has_term(t)) {
-                b.delete_cf(&self.inverted, posting_key(t, key));
-            }
-            *deltas.df.entry((t.as_str(), stripe)).or_default() -= 1;
-        }
-        let s = deltas.stats.entry(stripe).or_default();
-        s.0 -= 1;
-        s.1 -= i64::from(old.doc_len);
-    }
-
     /// The current value of the counter record `key` of `docmeta` (0 when absent).
     fn counter(&self, key: &[u8]) -> Result<i64> {
         Ok(match self.db.get_cf(&self.docmeta, key)? {
@@ -397,38 +380,23 @@ impl Indexer {
         // One delta per distinct (term, stripe) of the whole batch, so a term shared by many
         // documents costs one read and one write of its record per stripe.
         let mut deltas = Deltas::default();
-        let (mut kbuf, mut vbuf) = (Vec::new(), Vec::new());
+        let mut cx = ApplyCx {
+            batch: &mut b,
+            deltas: &mut deltas,
+        };
         for (d, old) in docs.iter().zip(&old_docs) {
-            if let Some(old) = old {
-                self.unindex(&mut b, &d.key, old, Some(d), &mut deltas);
+            cx.batch.put(&d.key, &d.value);
+            for ix in &self.indexes {
+                ix.index(&mut cx, d, old.as_ref());
             }
-            let stripe = stripe_of(&d.key);
-            b.put(&d.key, &d.value);
-            for (t, pos) in d.postings() {
-                posting_key_into(&mut kbuf, t, &d.key);
-                encode_posting_into(&mut vbuf, d.doc_len, pos);
-                b.put_cf(&self.inverted, &kbuf, &vbuf);
-                *deltas.df.entry((t, stripe)).or_default() += 1;
-            }
-            encode_docmeta_into(
-                &mut vbuf,
-                d.doc_len,
-                d.terms.iter().map(|(t, _)| t.as_str()),
-            );
-            b.put_cf(&self.docmeta, doc_key(&d.key), &vbuf);
-            encode_vector_into(&mut vbuf, &d.vector);
-            b.put_cf(&self.vectors, &d.key, &vbuf);
-            let s = deltas.stats.entry(stripe).or_default();
-            s.0 += 1;
-            s.1 += i64::from(d.doc_len);
         }
         for (key, old) in deletes.iter().zip(&old_deleted) {
             if let Some(old) = old {
-                self.unindex(&mut b, key, old, None, &mut deltas);
-                b.delete_cf(&self.docmeta, doc_key(key));
-                b.delete_cf(&self.vectors, key);
+                for ix in &self.indexes {
+                    ix.unindex(&mut cx, key, old);
+                }
             }
-            b.delete(key);
+            cx.batch.delete(key);
         }
         // BTreeMaps: the records are written in one order whatever the history (deterministic
         // batches).
@@ -461,14 +429,9 @@ impl Indexer {
         }
         // The batch is the unit of atomicity: after a crash all of it or none of it is there.
         self.db.write(b)?;
-        let mut vi = self.vector_index.write();
-        for d in docs {
-            vi.upsert(&d.key, &d.vector);
+        for ix in &self.indexes {
+            ix.applied(docs, deletes);
         }
-        for key in deletes {
-            vi.remove(key);
-        }
-        drop(vi);
         if let Some(b) = &self.builder {
             b.wrote(docs.len());
         }

@@ -30,6 +30,7 @@
 pub mod analysis;
 pub mod bm25;
 pub mod counters;
+mod derived;
 pub mod embedder;
 mod error;
 pub mod hnsw;
