@@ -323,14 +323,14 @@ impl DbInner {
         {
             threads.push(t);
         }
-        for i in 0..self.opts.compaction_threads.max(1) {
-            let me = self.clone();
-            if let Ok(t) = std::thread::Builder::new()
-                .name(format!("kvstore-compact-{i}"))
-                .spawn(move || me.compaction_loop())
-            {
-                threads.push(t);
-            }
+        // One compaction thread: compactions take one lock (`compaction_lock`), so more threads
+        // would only wait for each other (subcompactions are the way to more parallelism).
+        let me = self.clone();
+        if let Ok(t) = std::thread::Builder::new()
+            .name("kvstore-compact".into())
+            .spawn(move || me.compaction_loop())
+        {
+            threads.push(t);
         }
     }
 }

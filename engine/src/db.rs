@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::filenames::{self, lock_path, table_path, FileKind};
 use crate::iter::{BoxedIter, DbIterator, LevelIterator};
 use crate::manifest::{read_current, read_edits, ManifestWriter, VersionEdit};
-use crate::options::{Compression, Options};
+use crate::options::Options;
 use crate::range_del::{self, RangeTombstone};
 use crate::stats::{CorruptionLog, Counters};
 use crate::version::{apply_edit, edit_error, CfLevels, Version};
@@ -292,10 +292,7 @@ impl DbInner {
         TableOptions {
             block_size_bytes: self.opts.block_size_bytes,
             bloom_bits_per_key: self.opts.bloom_bits_per_key,
-            compression: match self.opts.compression {
-                Compression::None => kvstore_sstable::Compression::None,
-                Compression::Zstd(l) => kvstore_sstable::Compression::Zstd(l),
-            },
+            compression: self.opts.compression,
             ..TableOptions::default()
         }
     }

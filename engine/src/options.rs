@@ -3,13 +3,8 @@
 use kvstore_base::fs::{FileSystem, StdFs};
 use std::sync::Arc;
 
-/// Per-block compression of SSTables.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Compression {
-    None,
-    /// zstd at the given level (1 is fast and usually halves text).
-    Zstd(i32),
-}
+/// Per-block compression of SSTables: the table format's own setting (one enum for both).
+pub use kvstore_sstable::Compression;
 
 /// How the engine is opened and tuned. `Options::default()` is durable and bounded in memory.
 #[derive(Clone, Debug)]
@@ -56,8 +51,6 @@ pub struct Options {
     /// versions stay near `1 / level_size_multiplier` of it. `false` is LevelDB's static
     /// sizing, L1 at `max_bytes_for_level_base`.
     pub dynamic_level_bytes: bool,
-    /// Background compaction threads (default 1; flushes have their own thread).
-    pub compaction_threads: usize,
     /// Once the manifest grows past this, the next edit starts a new one holding the whole
     /// state as one edit (default 16 MiB; RocksDB's `max_manifest_file_size`), so recovery
     /// never replays an unbounded history.
@@ -85,7 +78,6 @@ impl Default for Options {
             target_file_size_bytes: 8 << 20,
             num_levels: 7,
             dynamic_level_bytes: true,
-            compaction_threads: 1,
             max_manifest_bytes: 16 << 20,
             fs: Arc::new(StdFs),
         }

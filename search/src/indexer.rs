@@ -72,8 +72,8 @@ const PREPARE_THREADS_MAX: usize = 4;
 /// Fewest documents per preparation thread (below that, spawning costs more than it saves).
 const PREPARE_DOCS_PER_THREAD_MIN: usize = 64;
 
-/// Largest `k` a query may ask for.
-pub const MAX_K: usize = 10_000;
+/// Largest `k` a query may ask for (the HTTP API's limit too: one limit for every layer).
+pub const MAX_K: usize = 1000;
 
 /// One ranked result.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,6 +1,7 @@
 //! The OpenAPI 3 document served at `GET /openapi.json`, written by hand to match
 //! [`crate::routes`]. The integration test `openapi_matches_routes` calls every path it lists.
 
+use crate::routes::input::MAX_K;
 use serde_json::{json, Value};
 
 fn err(desc: &str) -> Value {
@@ -23,7 +24,7 @@ fn key_param() -> Value {
 
 fn k_param() -> Value {
     json!({ "name": "k", "in": "query", "required": false,
-            "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 10 } })
+            "schema": { "type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10 } })
 }
 
 fn checkpoint_params(file: bool) -> Value {
@@ -110,7 +111,7 @@ pub fn document() -> Value {
                     "requestBody": body(json!({ "type": "object", "properties": {
                         "vector": { "type": "array", "items": { "type": "number" } },
                         "q": { "type": "string" },
-                        "k": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 10 } } })),
+                        "k": { "type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10 } } })),
                     "responses": with(std_errors(&[("400", "vector dimension mismatch, k out of range")]), ok(search))
                 }
             },
@@ -120,7 +121,7 @@ pub fn document() -> Value {
                     { "name": "start", "in": "query", "description": "first key (inclusive)", "schema": { "type": "string" } },
                     { "name": "end", "in": "query", "description": "end key (exclusive)", "schema": { "type": "string" } },
                     { "name": "prefix", "in": "query", "schema": { "type": "string" } },
-                    { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } }
+                    { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": MAX_K, "default": 100 } }
                 ],
                 "responses": with(std_errors(&[("400", "limit out of range")]), ok(json!({ "$ref": "#/components/schemas/ScanPage" })))
             }},

@@ -8,8 +8,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use serde_json::{Map, Value};
 
-/// Largest `k` for search and largest `limit` for scan.
-pub const MAX_K: i64 = 1000;
+/// Largest `k` for search and largest `limit` for scan: the search crate's limit.
+pub const MAX_K: i64 = kvstore_search::MAX_K as i64;
 pub const DEFAULT_K: usize = 10;
 pub const DEFAULT_SCAN_LIMIT: usize = 100;
 
