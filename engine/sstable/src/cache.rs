@@ -10,7 +10,7 @@
 //! `referenced` bit, and eviction sweeps a hand over the slots, clearing set bits and evicting
 //! the first entry found clear. Why not an exact LRU: on a read-heavy workload that misses a
 //! lot, keeping an ordered recency index (it was a `BTreeMap`) up to date on every hit and
-//! insert cost more than the block read it was saving (profile in `docs/benchmarks.md`).
+//! insert cost more than the block read it was saving (profile in `benches/runs/2026-11-journal.md`).
 //!
 //! Buffer recycling: the buffer of an evicted block nobody else holds goes to a small per-shard
 //! spare list ([`SPARE_BUFFERS_PER_SHARD`]), and a miss is handed one of them

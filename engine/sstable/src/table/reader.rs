@@ -439,7 +439,7 @@ impl TableReader {
 /// Why: once the data outgrows the CPU caches, a point read of a block is a chain of dependent
 /// misses — the restart count at the block's end, a restart offset, the entry it points to,
 /// the entries scanned after it — each waiting for the one before. With every line requested
-/// up front they can overlap. Measured (docs/benchmarks.md, fifth round): 10M readrandom
+/// up front they can overlap. Measured (benches/runs/2026-11-journal.md, fifth round): 10M readrandom
 /// 485k / 478k with it, 429k / 456k without, 482k / 446k with only two lines requested — though
 /// a profile puts the waiting on the prefetch loop itself.
 #[inline]
