@@ -36,6 +36,40 @@ async fn bad_input_is_rejected_with_json_errors() {
     ] {
         expect_error(set().body(body), 400).await;
     }
+    // The message names what was wrong, with the JSON type that was sent.
+    for (body, says) in [
+        (
+            r#"{"key": 1, "value": "v"}"#,
+            "\"key\" must be a JSON string, got a number",
+        ),
+        (
+            r#"{"key": "k", "value": null}"#,
+            "\"value\" must be a JSON string, got null",
+        ),
+        (r#"{"key": "k", "value": ["x"]}"#, "got an array"),
+        (
+            r#"{"key": "k", "value": "v", "debug_fail": "yes"}"#,
+            "must be a boolean, got a string",
+        ),
+        (
+            r#"{"key": "k", "value": "v", "vector": {}}"#,
+            "array of numbers, got an object",
+        ),
+    ] {
+        let (st, b) = call(set().body(body)).await;
+        assert_eq!(st, 400, "{body}");
+        let msg = b["error"].as_str().unwrap_or_default();
+        assert!(msg.contains(says), "{body}: {msg}");
+    }
+    // Vector components that are not finite f32 (1e39 overflows it) are refused.
+    for v in [json!([1.0, 1e39]), json!([-1e39]), json!([1.0, "x"])] {
+        let (st, b) = call(set().json(&json!({"key": "vec", "value": "v", "vector": v}))).await;
+        assert_eq!(st, 400, "{v}: {b}");
+        assert!(
+            b["error"].as_str().unwrap_or_default().contains("finite"),
+            "{b}"
+        );
+    }
     // empty key
     expect_error(set().json(&json!({"key": "", "value": "v"})), 400).await;
     expect_error(h.get(s.url("/get/")), 400).await;
@@ -68,6 +102,23 @@ async fn bad_input_is_rejected_with_json_errors() {
     );
     let huge_body = format!(r#"{{"key": "k", "value": "{}"}}"#, "v".repeat(70_000));
     expect_error(set().body(huge_body.clone()), 413).await;
+    // Over the body limit although every field is within its own limit (the padding is JSON
+    // whitespace): the body limit alone must refuse it, declared or streamed, and exactly past
+    // the limit — a body of exactly the limit is read.
+    let padded = |len: usize| {
+        let core = r#"{"key": "padded", "value": "v"}"#;
+        format!("{}{core}", " ".repeat(len - core.len()))
+    };
+    expect_error(set().body(padded(65_537)), 413).await;
+    let (status, body) = post_chunked(&s.url, "/set", padded(65_537).as_bytes()).await;
+    assert!(status.contains(" 413 "), "{status} {body}");
+    let (status, body) = post_chunked(&s.url, "/set", padded(65_536).as_bytes()).await;
+    assert!(
+        status.contains(" 200 "),
+        "a body of exactly the limit: {status} {body}"
+    );
+    assert_eq!(call(set().body(padded(65_536))).await.0, 200);
+    assert_eq!(call(h.delete(s.url("/delete/padded"))).await.0, 200);
     // also when the body is streamed without a Content-Length (chunked)
     let (status, body) = post_chunked(&s.url, "/set", huge_body.as_bytes()).await;
     assert!(status.contains(" 413 "), "{status} {body}");
@@ -148,7 +199,7 @@ async fn bad_input_is_rejected_with_json_errors() {
     expect_error(h.delete(s.url("/metrics")), 405).await;
 
     // nothing of the above was written, and the server is still healthy
-    for k in ["k", "big", "b1", "b2", "b3", "a"] {
+    for k in ["k", "big", "b1", "b2", "b3", "a", "vec", "padded"] {
         assert_eq!(call(h.get(s.url(&format!("/get/{k}")))).await.0, 404, "{k}");
     }
     assert_eq!(call(h.get(s.url("/health"))).await.0, 200);
