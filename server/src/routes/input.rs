@@ -354,6 +354,34 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn cluster_join_takes_the_seed_shapes_and_refuses_empty_or_missing_fields() {
+        let ok = |v: serde_json::Value| parse_cluster_join(v.to_string().as_bytes()).unwrap();
+        let want = ("n2".to_string(), "127.0.0.2:5000".to_string());
+        assert_eq!(
+            ok(json!({"node_id": "n2", "address": "127.0.0.2:5000"})),
+            want
+        );
+        assert_eq!(ok(json!({"node_id": "n2", "addr": "127.0.0.2:5000"})), want);
+        assert_eq!(ok(json!({"node_id": "n2", "url": "127.0.0.2:5000"})), want);
+        assert_eq!(
+            ok(json!({"node_id": "n2", "host": "127.0.0.2", "port": 5000})),
+            want
+        );
+        for bad in [
+            json!({"address": "h:1"}),
+            json!({"node_id": "n2"}),
+            json!({"node_id": "", "address": "h:1"}),
+            json!({"node_id": "n2", "address": "  "}),
+            json!({"node_id": " ", "address": "h:1"}),
+            json!({"node_id": 7, "address": "h:1"}),
+            json!({"node_id": "n2", "host": "h"}),
+        ] {
+            let e = parse_cluster_join(bad.to_string().as_bytes()).unwrap_err();
+            assert_eq!(e.status().as_u16(), 400, "{bad}");
+        }
+    }
+
+    #[test]
     fn keys_are_percent_decoded() {
         assert_eq!(key_from_path("a%2Fb").unwrap(), "a/b");
         assert_eq!(key_from_path("a/b").unwrap(), "a/b");
