@@ -437,15 +437,17 @@ fn crash_child_process() {
 
 /// What the journal says each key may hold after a crash, and the batches in flight.
 struct Journal {
-    /// Per key, its last acknowledged value (`None`: absent or deleted).
+    /// Per key, its last acknowledged (or found applied) value (`None`: absent or deleted).
     acked: Vec<Value>,
     /// Batches started and not acknowledged: their ids and `(key, value)` pairs.
     pending: Vec<(u64, Vec<(usize, Value)>)>,
+    /// Batches the child saw acknowledged (`A` lines), over every cycle.
     acked_batches: usize,
 }
 
 /// Reads the journal of every cycle so far. Lines: `S id key=value ...` (started; `-` is a
-/// delete), `A id` (acknowledged, or found applied after a crash), `X id` (found not applied).
+/// delete), `A id` (acknowledged), `R id` (in flight at a kill, found applied), `X id` (in
+/// flight, found not applied).
 fn read_journal(path: &Path) -> Journal {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut started: BTreeMap<u64, Vec<(usize, Value)>> = BTreeMap::new();
@@ -475,6 +477,12 @@ fn read_journal(path: &Path) -> Journal {
                     acked[i] = v;
                 }
                 acked_batches += 1;
+            }
+            (Some("R"), Some(n)) => {
+                // In flight at a kill and found applied: it counts, but was never acknowledged.
+                for (i, v) in started.remove(&n).expect("a started batch") {
+                    acked[i] = v;
+                }
             }
             (Some("X"), Some(n)) => {
                 started.remove(&n).expect("a started batch");
@@ -517,7 +525,7 @@ fn verify_after_crash(db: &Db, j: &Journal) -> Result<String, String> {
             for (i, v) in batch {
                 expect[*i] = v.clone();
             }
-            resolution += &format!("A {id}\n");
+            resolution += &format!("R {id}\n");
         } else {
             resolution += &format!("X {id}\n");
         }
