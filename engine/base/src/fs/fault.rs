@@ -8,6 +8,14 @@
 //!   its synced prefix; with `tear`, a random part of the unsynced tail is kept, with its last
 //!   byte flipped, as a torn write would leave it. Handles opened before a crash fail afterwards.
 //!
+//! Processes: the handle [`FaultFs::new`] returns is the machine's, and survives crashes (the
+//! test reopens the database through it). Every *clone* is a process's view of the disk, the
+//! one a `Db` is given: a crash kills it, and every later operation through it fails, as the
+//! process would have died with the power. Without that, a database still open at the crash
+//! would go on renaming, removing and syncing names on the rebooted disk — work no real
+//! process could do after a power cut (a roll that removed the manifest `CURRENT` names
+//! durably, for one, made a test fail only when the timing lined up).
+//!
 //! Faults: [`FaultFs::inject`] makes every append or sync after the next `n` fail (a dying disk),
 //! [`FaultFs::inject_once`] only the one after them (a transient error), and
 //! [`FaultFs::set_capacity`] makes appends fail with "no space" past a byte budget.
@@ -84,10 +92,24 @@ impl State {
     }
 }
 
-/// The fault-injecting file system. Cheap to clone: clones share state.
-#[derive(Debug, Clone, Default)]
+/// The fault-injecting file system. Cheap to clone: clones share the disk, and each clone dies
+/// at the next crash (see the module docs).
+#[derive(Debug, Default)]
 pub struct FaultFs {
     state: Arc<Mutex<State>>,
+    /// `None` for the machine's handle; for a clone, the crash generation it was made in: it
+    /// works only while no crash has happened since.
+    process: Option<u64>,
+}
+
+impl Clone for FaultFs {
+    fn clone(&self) -> Self {
+        let generation = self.state.lock().generation;
+        FaultFs {
+            state: self.state.clone(),
+            process: Some(generation),
+        }
+    }
 }
 
 fn injected(what: &str) -> io::Error {
@@ -96,6 +118,10 @@ fn injected(what: &str) -> io::Error {
 
 fn stale() -> io::Error {
     io::Error::other("file handle from before a simulated crash")
+}
+
+fn dead_process() -> io::Error {
+    io::Error::other("file system handle of a process that died in a simulated crash")
 }
 
 fn not_found(p: &Path) -> io::Error {
@@ -108,6 +134,15 @@ fn not_found(p: &Path) -> io::Error {
 impl FaultFs {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The disk's state, if this handle's process is alive.
+    fn live_state(&self) -> io::Result<parking_lot::MutexGuard<'_, State>> {
+        let s = self.state.lock();
+        match self.process {
+            Some(g) if g != s.generation => Err(dead_process()),
+            _ => Ok(s),
+        }
     }
 
     /// After `after` more operations of `kind` succeed, every later one fails until
@@ -289,11 +324,15 @@ impl RandomAccessFile for FaultReadable {
 
 impl FileSystem for FaultFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        let mut s = self.state.lock();
+        let mut s = self.live_state()?;
         let inode: InodeRef = Arc::default();
         s.live.insert(path.to_path_buf(), inode.clone());
         Ok(Box::new(FaultWritable {
-            fs: self.clone(),
+            // Not `self.clone()`: that locks the state this function holds.
+            fs: FaultFs {
+                state: self.state.clone(),
+                process: Some(s.generation),
+            },
             inode,
             generation: s.generation,
             size: 0,
@@ -301,7 +340,7 @@ impl FileSystem for FaultFs {
     }
 
     fn open_read(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
-        let s = self.state.lock();
+        let s = self.live_state()?;
         let inode = s.live.get(path).ok_or_else(|| not_found(path))?;
         // A snapshot of the bytes: tables are immutable once written, and the WAL is only read
         // at recovery, so a copy behaves like the real file for every reader the engine has.
@@ -310,14 +349,14 @@ impl FileSystem for FaultFs {
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        let mut s = self.state.lock();
+        let mut s = self.live_state()?;
         let inode = s.live.remove(from).ok_or_else(|| not_found(from))?;
         s.live.insert(to.to_path_buf(), inode);
         Ok(())
     }
 
     fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
-        let mut s = self.state.lock();
+        let mut s = self.live_state()?;
         let inode = s.live.get(from).cloned().ok_or_else(|| not_found(from))?;
         if s.live.contains_key(to) {
             return Err(io::Error::new(
@@ -330,13 +369,13 @@ impl FileSystem for FaultFs {
     }
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
-        let mut s = self.state.lock();
+        let mut s = self.live_state()?;
         s.live.remove(path).ok_or_else(|| not_found(path))?;
         Ok(())
     }
 
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
-        let s = self.state.lock();
+        let s = self.live_state()?;
         Ok(s.live
             .keys()
             .filter(|p| p.parent() == Some(dir))
@@ -345,12 +384,12 @@ impl FileSystem for FaultFs {
     }
 
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        self.state.lock().dirs.insert(dir.to_path_buf());
+        self.live_state()?.dirs.insert(dir.to_path_buf());
         Ok(())
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        let mut s = self.state.lock();
+        let mut s = self.live_state()?;
         if s.should_fail(FaultKind::Sync) {
             return Err(injected("directory fsync"));
         }
@@ -366,7 +405,7 @@ impl FileSystem for FaultFs {
     }
 
     fn exists(&self, path: &Path) -> bool {
-        self.state.lock().live.contains_key(path)
+        self.live_state().is_ok_and(|s| s.live.contains_key(path))
     }
 
     fn lock(&self, _path: &Path) -> io::Result<Box<dyn Send + Sync>> {

@@ -121,3 +121,33 @@ fn std_fs_immutable_files_read_like_open_read() {
     assert_eq!(r.size(), 0);
     assert!(r.read_exact_at(0, &mut buf).is_err());
 }
+
+/// A clone is a process's view of the disk: after a crash it can no longer change names or
+/// sync them (the process died with the power), while the machine's handle, and clones made
+/// after the crash, work. The engine-level failure this prevents: a database left open across
+/// the crash finished a manifest roll on the rebooted disk — its directory sync made the old
+/// `CURRENT` durable again, then it removed the manifest that `CURRENT` names.
+#[test]
+fn a_crash_kills_the_clones_made_before_it() {
+    let fs = FaultFs::new();
+    let (a, b) = (dir().join("a"), dir().join("b"));
+    let mut f = fs.create(&a).unwrap();
+    f.append(b"1").unwrap();
+    f.sync().unwrap();
+    fs.sync_dir(&dir()).unwrap();
+    let process = fs.clone();
+    process.rename(&a, &b).unwrap();
+    fs.crash(None);
+    assert!(process.rename(&a, &b).is_err());
+    assert!(process.remove_file(&a).is_err());
+    assert!(process.create(&dir().join("c")).is_err());
+    assert!(process.sync_dir(&dir()).is_err());
+    assert!(process.list_dir(&dir()).is_err());
+    assert!(!process.exists(&a));
+    assert!(fs.exists(&a) && !fs.exists(&b));
+    let next = fs.clone();
+    next.rename(&a, &b).unwrap();
+    next.sync_dir(&dir()).unwrap();
+    fs.crash(None);
+    assert!(!fs.exists(&a) && fs.exists(&b));
+}
