@@ -227,6 +227,29 @@ fn a_malformed_prepared_operation_is_refused_whole() {
             "a term with NUL",
             Box::new(|v| v["terms"][0][0] = "a\u{0}b".into()),
         ),
+        // The document is "spark plug spark wing": terms plug [1], spark [0, 2], wing [3].
+        (
+            "overlapping position ranges, each ascending",
+            Box::new(|v| {
+                v["terms"][0][1] = serde_json::json!({"start": 0, "end": 2});
+                v["terms"][1][1] = serde_json::json!({"start": 1, "end": 3});
+                v["positions"] = serde_json::json!([0, 1, 2, 3]);
+            }),
+        ),
+        (
+            "positions no term claims",
+            Box::new(|v| {
+                v["positions"] = serde_json::json!([1, 0, 2, 3, 5]);
+                v["doc_len"] = 6.into();
+            }),
+        ),
+        (
+            "more positions than the length (one position, two terms)",
+            Box::new(|v| {
+                v["positions"] = serde_json::json!([0, 0, 1, 1]);
+                v["doc_len"] = 2.into();
+            }),
+        ),
     ];
     for (what, edit) in cases {
         let op = broken(&*edit);
