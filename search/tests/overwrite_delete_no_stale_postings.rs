@@ -164,3 +164,18 @@ fn many_overwrites_and_deletes_leave_exactly_the_last_version() {
     assert_eq!(ix.stats().unwrap().vectors, 1);
     assert_clean(&ix, &m, "after many overwrites");
 }
+
+/// A value stored in the data column family without index entries (written by the engine
+/// directly, as a store older than its indexes holds) is still a live key: deleting it deletes
+/// it and says so, rather than answering "absent" and leaving it readable.
+#[test]
+fn a_value_without_index_entries_is_still_deleted() {
+    let (_d, ix) = indexer();
+    ix.db().put(b"raw", b"written below the indexer").unwrap();
+    ix.put(b"indexed", b"spark plug", None).unwrap();
+    assert!(ix.delete(b"raw").unwrap(), "a live key answered absent");
+    assert_eq!(ix.db().get(b"raw").unwrap(), None);
+    assert!(!ix.delete(b"raw").unwrap(), "deleted twice");
+    assert!(ix.delete(b"indexed").unwrap());
+    assert_eq!(stats(&ix), (0, 0));
+}
