@@ -1124,6 +1124,12 @@ impl Db {
         &self.inner.dir
     }
 
+    /// The file system it reads and writes through (for files kept beside the database by
+    /// the layers above, which must go through the same one: tests inject faults there).
+    pub fn file_system(&self) -> &Arc<dyn FileSystem> {
+        &self.inner.fs
+    }
+
     fn check_open(&self) -> Result<()> {
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);

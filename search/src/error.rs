@@ -18,6 +18,14 @@ pub enum Error {
     /// The embedder failed to load or to embed.
     #[error("embedder error: {0}")]
     Embedder(String),
+    /// A file the search layer keeps beside the database (the HNSW graph) could not be
+    /// written.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// An index record does not decode: the column family, the key and what was wrong.
     #[error("corrupt {cf} record at key {key:?}: {reason}")]
     Corrupt {

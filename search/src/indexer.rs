@@ -30,7 +30,7 @@ use crate::counters::{self, stripe_of, STRIPES};
 use crate::derived::{ApplyCx, Deltas, DerivedIndex, FullTextIndex, VectorRecords};
 use crate::embedder::{Embedder, StaticEmbedder, MODEL_DIR_ENV};
 use crate::error::{Error, Result};
-use crate::hnsw::{dot, GraphBuilder, VectorIndex};
+use crate::hnsw::{dot, persist, GraphBuilder, SavePolicy, VectorIndex};
 use crate::keys::{
     decode_df_record, decode_docmeta, decode_stats_record, decode_vector, df_key, doc_key,
     encode_counter, encode_stats_delta, stats_key, CollectionStats, DocMeta, CF_DOCMETA,
@@ -39,12 +39,13 @@ use crate::keys::{
 use crate::options::SearchOptions;
 use crate::searcher::FullTextSearcher;
 use crate::snippet::snippet;
+use kvstore_engine::fs::FileSystem;
 use kvstore_engine::{ColumnFamily, Db, WriteBatch};
 use parking_lot::{Mutex, RwLock};
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// A document for [`Indexer::put_many_with_vectors`]: key, value, optional vector.
@@ -98,6 +99,9 @@ pub struct IndexStats {
     pub graph_nodes: usize,
     /// Vectors stored but not yet linked into the graph (searched exactly meanwhile).
     pub graph_pending: usize,
+    /// Nodes this process linked: after a restart that loaded the graph file, only the
+    /// vectors written since it was saved; after a rebuild, every vector.
+    pub graph_linked_since_open: u64,
 }
 
 /// A document analyzed and embedded, ready to be written (computed outside the write lock).
@@ -223,15 +227,39 @@ impl Indexer {
             },
         };
         let dim = embedder.dim();
-        let mut vi = VectorIndex::new(dim, opts.hnsw, opts.exact_threshold);
+        let mut vi = load_graph(&db, dim, &opts);
         vi.set_deferred(opts.background_graph_build);
-        for kv in db.snapshot().scan_prefix_cf(&vectors, b"")? {
-            let (k, v) = kv?;
-            vi.upsert(&k, &decode_vector(&k, &v, dim)?);
+        // The stored vectors are the truth; the loaded graph (if any) is brought in line.
+        let stored =
+            db.snapshot()
+                .scan_prefix_cf(&vectors, b"")?
+                .map(|kv| -> Result<(Vec<u8>, Vec<f32>)> {
+                    let (k, v) = kv?;
+                    let vector = decode_vector(&k, &v, dim)?;
+                    Ok((k, vector))
+                });
+        let (kept, upserted, removed) = vi.reconcile(stored)?;
+        if kept + upserted + removed > 0 {
+            tracing::info!(
+                kept,
+                relinked = upserted,
+                removed,
+                "vector index: graph reconciled with the stored vectors"
+            );
         }
         let vector_index = Arc::new(RwLock::new(vi));
         let builder = if opts.background_graph_build {
-            Some(GraphBuilder::spawn(vector_index.clone())?)
+            let (fs, dir) = (db.file_system().clone(), db.path().to_path_buf());
+            let saver = move |vi: &RwLock<VectorIndex>| {
+                if let Err(e) = save_graph(fs.as_ref(), &dir, vi) {
+                    tracing::warn!(error = %e, "vector index: saving the graph failed");
+                }
+            };
+            Some(GraphBuilder::spawn(
+                vector_index.clone(),
+                Box::new(saver),
+                SavePolicy::default(),
+            )?)
         } else {
             None
         };
@@ -263,6 +291,30 @@ impl Indexer {
     /// The engine underneath.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Saves the HNSW graph beside the database, so the next open loads it instead of linking
+    /// every vector again (see [`crate::hnsw::persist`]). The builder also saves it by itself
+    /// once enough has changed; [`Indexer::close`] saves what is left.
+    pub fn save_vector_graph(&self) -> Result<()> {
+        save_graph(
+            self.db.file_system().as_ref(),
+            self.db.path(),
+            &self.vector_index,
+        )
+    }
+
+    /// A clean close: saves the graph if it changed since its last save, then closes the
+    /// database (flushing it). A failed save does not stop the close (the graph is derived
+    /// data: the next open rebuilds what the file lacks); its error is returned after.
+    pub fn close(&self) -> Result<()> {
+        let saved = if self.vector_index.read().unsaved_changes() > 0 {
+            self.save_vector_graph()
+        } else {
+            Ok(())
+        };
+        self.db.close()?;
+        saved
     }
 
     /// Dimension of the vectors in the index.
@@ -705,8 +757,47 @@ impl Indexer {
             vectors: vi.len(),
             graph_nodes: vi.nodes(),
             graph_pending: vi.pending(),
+            graph_linked_since_open: vi.linked_here(),
         })
     }
+}
+
+/// The graph saved beside `db` if it is intact and fits today's options; an empty index
+/// otherwise (logged: the vectors are then all linked again).
+fn load_graph(db: &Db, dim: usize, opts: &SearchOptions) -> VectorIndex {
+    let fresh = || VectorIndex::new(dim, opts.hnsw, opts.exact_threshold);
+    match persist::load(db.file_system().as_ref(), db.path()) {
+        Ok(None) => fresh(),
+        Ok(Some(bytes)) => match persist::decode(&bytes, dim, opts.hnsw, opts.exact_threshold) {
+            Ok(vi) => vi,
+            Err(why) => {
+                tracing::warn!(file = persist::GRAPH_FILE, %why, "vector index: graph file not used; rebuilding from the stored vectors");
+                fresh()
+            }
+        },
+        Err(e) => {
+            tracing::warn!(file = persist::GRAPH_FILE, error = %e, "vector index: graph file unreadable; rebuilding from the stored vectors");
+            fresh()
+        }
+    }
+}
+
+/// Encodes the graph under the read lock (writers wait for a copy, not for the disk), writes
+/// it, and records what the file holds.
+fn save_graph(fs: &dyn FileSystem, dir: &Path, vi: &RwLock<VectorIndex>) -> Result<()> {
+    let (bytes, at) = {
+        let g = vi.read();
+        (persist::encode(&g), g.changes_now())
+    };
+    persist::save(fs, dir, &bytes).map_err(|source| Error::Io {
+        what: format!(
+            "saving the vector graph {}",
+            dir.join(persist::GRAPH_FILE).display()
+        ),
+        source,
+    })?;
+    vi.write().mark_saved(at);
+    Ok(())
 }
 
 /// `items` with only the last occurrence of each key, in order: a key given twice in one

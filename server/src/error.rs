@@ -112,6 +112,7 @@ impl From<kvstore_search::Error> for ApiError {
         match e {
             E::Engine(e) => e.into(),
             E::DimensionMismatch { .. } | E::InvalidQuery(_) => ApiError::BadRequest(e.to_string()),
+            E::Io { .. } => ApiError::Unavailable(e.to_string()),
             // Embedder failures and corrupt index records: the server's fault, with evidence.
             other => ApiError::Internal(other.to_string()),
         }

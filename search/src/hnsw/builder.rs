@@ -13,7 +13,10 @@
 //! - it takes the vector index's write lock for [`BUILD_CHUNK`] link at a time (a few hundred
 //!   µs at most), so searches and writers interleave with it.
 //!
-//! It sleeps when nothing waits. Dropping it stops and joins the thread.
+//! It sleeps when nothing waits. When idle, caught up and [`SAVE_AFTER_CHANGES`] changes past
+//! the last save (at most every [`SAVE_MIN_INTERVAL`]), it saves the graph file
+//! (`hnsw::persist`), which bounds what a crash leaves to link again. Dropping it stops and
+//! joins the thread.
 
 use super::VectorIndex;
 use crate::error::{Error, Result};
@@ -39,6 +42,30 @@ const RATE_WINDOW: Duration = Duration::from_millis(20);
 const HOT_FOR: Duration = Duration::from_millis(250);
 /// Sleep when nothing waits to be linked (a write wakes the builder earlier).
 const IDLE_SLEEP: Duration = Duration::from_millis(50);
+/// Changes (upserts, removals, links) after which an idle builder saves the graph file, so a
+/// crash leaves at most about this many vectors to link again at the next open.
+pub const SAVE_AFTER_CHANGES: u64 = 20_000;
+/// Least time between two saves (each writes the whole graph).
+pub const SAVE_MIN_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Saves the graph (the builder calls it when idle; errors are the saver's to report).
+pub type GraphSaver = Box<dyn Fn(&RwLock<VectorIndex>) + Send>;
+
+/// When an idle builder saves: after `changes` unsaved changes, at most every `interval`.
+#[derive(Debug, Clone, Copy)]
+pub struct SavePolicy {
+    pub changes: u64,
+    pub interval: Duration,
+}
+
+impl Default for SavePolicy {
+    fn default() -> Self {
+        SavePolicy {
+            changes: SAVE_AFTER_CHANGES,
+            interval: SAVE_MIN_INTERVAL,
+        }
+    }
+}
 
 /// The background thread that links stored vectors into the graph.
 pub struct GraphBuilder {
@@ -49,7 +76,11 @@ pub struct GraphBuilder {
 }
 
 impl GraphBuilder {
-    pub fn spawn(index: Arc<RwLock<VectorIndex>>) -> Result<GraphBuilder> {
+    pub fn spawn(
+        index: Arc<RwLock<VectorIndex>>,
+        saver: GraphSaver,
+        policy: SavePolicy,
+    ) -> Result<GraphBuilder> {
         let stop = Arc::new(AtomicBool::new(false));
         let written = Arc::new(AtomicU64::new(0));
         let (flag, count) = (stop.clone(), written.clone());
@@ -57,7 +88,7 @@ impl GraphBuilder {
             .name("kvstore-hnsw-build".into())
             .spawn(move || {
                 lower_priority();
-                run(&index, &flag, &count);
+                run(&index, &flag, &count, &saver, policy);
             })
             .map_err(|e| Error::Embedder(format!("cannot start the HNSW builder thread: {e}")))?;
         Ok(GraphBuilder {
@@ -80,7 +111,14 @@ impl GraphBuilder {
     }
 }
 
-fn run(index: &RwLock<VectorIndex>, stop: &AtomicBool, written: &AtomicU64) {
+fn run(
+    index: &RwLock<VectorIndex>,
+    stop: &AtomicBool,
+    written: &AtomicU64,
+    saver: &GraphSaver,
+    policy: SavePolicy,
+) {
+    let mut saved_at = Instant::now();
     let mut sampled_at = Instant::now();
     let mut sampled = written.load(Ordering::Relaxed);
     let mut hot_until: Option<Instant> = None;
@@ -96,8 +134,18 @@ fn run(index: &RwLock<VectorIndex>, stop: &AtomicBool, written: &AtomicU64) {
             (sampled, sampled_at) = (n, now);
         }
         let hot = hot_until.is_some_and(|t| now < t);
-        let pending = index.read().pending();
+        let (pending, unsaved) = {
+            let vi = index.read();
+            (vi.pending(), vi.unsaved_changes())
+        };
         if pending == 0 {
+            // Idle and caught up: the moment to save, if enough changed (never while writes
+            // are hot: the save copies the graph and writes it whole).
+            if !hot && unsaved >= policy.changes && saved_at.elapsed() >= policy.interval {
+                saver(index);
+                saved_at = Instant::now();
+                continue;
+            }
             std::thread::park_timeout(IDLE_SLEEP);
             continue;
         }
@@ -129,5 +177,61 @@ impl Drop for GraphBuilder {
             h.thread().unpark();
             let _ = h.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hnsw::HnswParams;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Once the backlog is linked and enough changed, the idle builder saves, and only then
+    /// (a save is a whole-graph write).
+    #[test]
+    fn an_idle_builder_saves_once_enough_changed() {
+        let mut vi = VectorIndex::new(2, HnswParams::default(), 0);
+        vi.set_deferred(true);
+        let index = Arc::new(RwLock::new(vi));
+        let saves = Arc::new(AtomicUsize::new(0));
+        let counted = saves.clone();
+        let saver: GraphSaver = Box::new(move |vi| {
+            let mut g = vi.write();
+            assert_eq!(g.pending(), 0, "saved before the backlog was linked");
+            let at = g.changes_now();
+            g.mark_saved(at);
+            counted.fetch_add(1, Ordering::SeqCst);
+        });
+        let policy = SavePolicy {
+            changes: 150,
+            interval: Duration::ZERO,
+        };
+        let b = GraphBuilder::spawn(index.clone(), saver, policy).unwrap();
+        for i in 0..50u32 {
+            let a = i as f32 * 0.1;
+            index.write().upsert(&i.to_be_bytes(), &[a.cos(), a.sin()]);
+        }
+        b.wake();
+        std::thread::sleep(Duration::from_millis(400));
+        // 50 upserts + 50 links: under the threshold.
+        assert_eq!(saves.load(Ordering::SeqCst), 0);
+        assert_eq!(index.read().pending(), 0);
+        for i in 50..100u32 {
+            let a = i as f32 * 0.1;
+            index.write().upsert(&i.to_be_bytes(), &[a.cos(), a.sin()]);
+        }
+        b.wake();
+        let t = Instant::now();
+        while saves.load(Ordering::SeqCst) == 0 && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(saves.load(Ordering::SeqCst), 1);
+        assert_eq!(index.read().unsaved_changes(), 0);
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(
+            saves.load(Ordering::SeqCst),
+            1,
+            "saved again with nothing changed"
+        );
     }
 }

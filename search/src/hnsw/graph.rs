@@ -81,6 +81,8 @@ pub struct Hnsw {
     entry: Option<u32>,
     max_level: usize,
     rng: u64,
+    /// Nodes linked by this process (not saved): what a restart cost in graph work.
+    linked_here: u64,
 }
 
 impl Hnsw {
@@ -98,7 +100,20 @@ impl Hnsw {
             entry: None,
             max_level: 0,
             rng: params.seed | 1,
+            linked_here: 0,
         }
+    }
+
+    /// Sets the candidate-list sizes (they shape future links and searches, not the graph's
+    /// validity, so a loaded graph takes today's options).
+    pub(crate) fn set_search_params(&mut self, ef_construction: usize, ef_search: usize) {
+        self.params.ef_construction = ef_construction.max(1);
+        self.params.ef_search = ef_search;
+    }
+
+    /// Nodes this process linked (a graph loaded from disk starts at 0).
+    pub fn linked_here(&self) -> u64 {
+        self.linked_here
     }
 
     /// Number of nodes linked into the graph.
@@ -229,6 +244,7 @@ impl Hnsw {
         if id as usize >= self.pushed() {
             return false;
         }
+        self.linked_here += 1;
         let v = self.vector(id).to_vec();
         let v = v.as_slice();
         let level = self.random_level();
@@ -399,6 +415,155 @@ impl Hnsw {
         let mut found = self.search_layer(q, &[ep], ef.max(k), 0, keep);
         found.truncate(k);
         found.into_iter().map(|c| (c.id, 1.0 - c.d)).collect()
+    }
+
+    /// Appends the graph's encoding (`docs/formats/hnsw.md`, "graph"): parameters, generator
+    /// state, every stored vector, then the links of every linked node.
+    pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
+        let u32_of = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
+        for x in [
+            u32_of(self.dim),
+            u32_of(self.params.m),
+            u32_of(self.params.ef_construction),
+            u32_of(self.params.ef_search),
+        ] {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        out.extend_from_slice(&self.params.seed.to_le_bytes());
+        out.extend_from_slice(&self.rng.to_le_bytes());
+        out.extend_from_slice(&u32_of(self.max_level).to_le_bytes());
+        out.extend_from_slice(&self.entry.unwrap_or(u32::MAX).to_le_bytes());
+        out.extend_from_slice(&u32_of(self.pushed()).to_le_bytes());
+        out.extend_from_slice(&u32_of(self.len()).to_le_bytes());
+        out.reserve(self.vectors.len() * 4 + self.links0.len() * 4);
+        for x in &self.vectors {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        for x in &self.links0 {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        for layers in &self.upper {
+            out.extend_from_slice(&u32_of(layers.len()).to_le_bytes());
+            for ns in layers {
+                out.extend_from_slice(&u32_of(ns.len()).to_le_bytes());
+                for n in ns {
+                    out.extend_from_slice(&n.to_le_bytes());
+                }
+            }
+        }
+    }
+
+    /// Reads a graph written by [`Hnsw::encode_into`], checking every invariant a search
+    /// relies on (a link names a linked node present on that layer, counts within bounds, the
+    /// entry on the top layer), so that no input can make a later search panic.
+    pub(crate) fn decode_from(r: &mut Reader<'_>) -> std::result::Result<Hnsw, String> {
+        let dim = r.u32()? as usize;
+        let m = r.u32()? as usize;
+        let ef_construction = r.u32()? as usize;
+        let ef_search = r.u32()? as usize;
+        let seed = r.u64()?;
+        let rng = r.u64()?;
+        let max_level = r.u32()? as usize;
+        let entry = r.u32()?;
+        let pushed = r.u32()? as usize;
+        let linked = r.u32()? as usize;
+        if dim == 0 || m < 2 || linked > pushed || max_level > 16 {
+            return Err(format!(
+                "bad graph header: dim {dim}, m {m}, {linked} of {pushed} linked, top layer {max_level}"
+            ));
+        }
+        let mut g = Hnsw::new(
+            dim,
+            HnswParams {
+                m,
+                ef_construction,
+                ef_search,
+                seed,
+            },
+        );
+        g.rng = rng;
+        g.max_level = max_level;
+        g.vectors = r.f32s(pushed.checked_mul(dim).ok_or("vector count overflows")?)?;
+        let stride = g.stride0();
+        g.links0 = r.u32s(linked.checked_mul(stride).ok_or("link count overflows")?)?;
+        g.upper = Vec::with_capacity(linked);
+        for _ in 0..linked {
+            let levels = r.u32()? as usize;
+            if levels > 16 {
+                return Err(format!("a node on {levels} upper layers"));
+            }
+            let mut layers = Vec::with_capacity(levels);
+            for _ in 0..levels {
+                let n = r.u32()? as usize;
+                if n > m {
+                    return Err(format!("{n} upper-layer neighbours, more than m = {m}"));
+                }
+                layers.push(r.u32s(n)?);
+            }
+            g.upper.push(layers);
+        }
+        g.entry = match entry {
+            u32::MAX if linked == 0 => None,
+            e if (e as usize) < linked && g.layers(e) == max_level + 1 => Some(e),
+            e => return Err(format!("entry node {e} is not on the top layer")),
+        };
+        for id in 0..linked as u32 {
+            let s = id as usize * stride;
+            if g.links0[s] as usize > 2 * m {
+                return Err(format!("node {id} has {} layer-0 neighbours", g.links0[s]));
+            }
+            for l in 0..g.layers(id) {
+                if let Some(&bad) = g
+                    .neighbours(id, l)
+                    .iter()
+                    .find(|&&n| n as usize >= linked || g.layers(n) <= l)
+                {
+                    return Err(format!("node {id} links to {bad} on layer {l}"));
+                }
+            }
+        }
+        Ok(g)
+    }
+}
+
+/// Reads little-endian fields from a byte slice, failing (not panicking) past its end.
+pub(crate) struct Reader<'a> {
+    pub(crate) buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn bytes(&mut self, n: usize) -> std::result::Result<&'a [u8], String> {
+        if n > self.buf.len() {
+            return Err(format!("{n} bytes wanted, {} left", self.buf.len()));
+        }
+        let (a, b) = self.buf.split_at(n);
+        self.buf = b;
+        Ok(a)
+    }
+    pub(crate) fn u8(&mut self) -> std::result::Result<u8, String> {
+        Ok(self.bytes(1)?[0])
+    }
+    pub(crate) fn u32(&mut self) -> std::result::Result<u32, String> {
+        Ok(u32::from_le_bytes(
+            self.bytes(4)?.try_into().unwrap_or_default(),
+        ))
+    }
+    pub(crate) fn u64(&mut self) -> std::result::Result<u64, String> {
+        Ok(u64::from_le_bytes(
+            self.bytes(8)?.try_into().unwrap_or_default(),
+        ))
+    }
+    fn u32s(&mut self, n: usize) -> std::result::Result<Vec<u32>, String> {
+        let b = self.bytes(n.checked_mul(4).ok_or("length overflows")?)?;
+        Ok(b.chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+    fn f32s(&mut self, n: usize) -> std::result::Result<Vec<f32>, String> {
+        let b = self.bytes(n.checked_mul(4).ok_or("length overflows")?)?;
+        Ok(b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
     }
 }
 

@@ -7,9 +7,10 @@
 
 mod builder;
 pub mod graph;
+pub mod persist;
 mod vector_index;
 
-pub use builder::{GraphBuilder, BUILD_CHUNK};
+pub use builder::{GraphBuilder, GraphSaver, SavePolicy, BUILD_CHUNK, SAVE_AFTER_CHANGES};
 pub use graph::{Hnsw, HnswParams};
 pub use vector_index::VectorIndex;
 

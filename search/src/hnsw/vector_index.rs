@@ -12,7 +12,7 @@
 //! moment it is upserted, linked or not.
 
 use super::dot;
-use super::graph::{Hnsw, HnswParams};
+use super::graph::{Hnsw, HnswParams, Reader};
 use crate::embedder::normalize;
 use crate::topk::TopK;
 use std::collections::HashMap;
@@ -33,6 +33,10 @@ pub struct VectorIndex {
     exact_threshold: usize,
     /// Leave linking to `build_step` (a background builder) instead of doing it in `upsert`.
     deferred: bool,
+    /// Changes so far (upserts, removals, links), and how many of them the last saved graph
+    /// file holds: the difference is what a restart would have to redo.
+    changes: u64,
+    saved_changes: u64,
 }
 
 impl VectorIndex {
@@ -44,6 +48,8 @@ impl VectorIndex {
             by_key: HashMap::new(),
             exact_threshold,
             deferred: false,
+            changes: 0,
+            saved_changes: 0,
         }
     }
 
@@ -67,6 +73,7 @@ impl VectorIndex {
         while n < max && self.graph.link_next() {
             n += 1;
         }
+        self.changes += n as u64;
         n
     }
 
@@ -98,10 +105,16 @@ impl VectorIndex {
         self.remove(key);
         let mut v = vector.to_vec();
         normalize(&mut v);
+        self.upsert_unit(key, v);
+    }
+
+    /// `upsert` of an already normalised vector, after the key's old node (if any) is gone.
+    fn upsert_unit(&mut self, key: &[u8], v: Vec<f32>) {
         if v.len() != self.dim() || v.iter().all(|x| *x == 0.0) || v.iter().any(|x| !x.is_finite())
         {
             return;
         }
+        self.changes += 1;
         let k: Arc<[u8]> = Arc::from(key);
         let id = if self.deferred {
             self.graph.push(&v)
@@ -115,9 +128,20 @@ impl VectorIndex {
 
     /// Forgets `key` (its node becomes a tombstone).
     pub fn remove(&mut self, key: &[u8]) {
-        if let Some(id) = self.by_key.remove(key) {
-            self.live[id as usize] = false;
+        if self.tombstone(key) {
             self.maybe_compact();
+        }
+    }
+
+    /// Makes `key`'s node a tombstone without compacting (ids stay stable); true if it had one.
+    fn tombstone(&mut self, key: &[u8]) -> bool {
+        match self.by_key.remove(key) {
+            Some(id) => {
+                self.live[id as usize] = false;
+                self.changes += 1;
+                true
+            }
+            None => false,
         }
     }
 
@@ -128,6 +152,8 @@ impl VectorIndex {
         }
         let mut fresh = VectorIndex::new(self.dim(), self.graph.params(), self.exact_threshold);
         fresh.deferred = self.deferred;
+        // The saved file (if any) no longer matches: everything is unsaved.
+        fresh.changes = self.changes + 1;
         for (id, key) in self.keys.iter().enumerate() {
             if self.live[id] {
                 fresh.upsert(key, self.graph.vector(id as u32));
@@ -195,6 +221,110 @@ impl VectorIndex {
             }
         }
         top.into_sorted()
+    }
+
+    /// Nodes this process linked: 0 right after a graph was loaded from its file, every
+    /// vector after a rebuild.
+    pub fn linked_here(&self) -> u64 {
+        self.graph.linked_here()
+    }
+
+    /// Changes (upserts, removals, links) the last saved graph file does not hold.
+    pub fn unsaved_changes(&self) -> u64 {
+        self.changes - self.saved_changes
+    }
+
+    /// Records that a file encoded when [`VectorIndex::changes_now`] was `at` is durable.
+    pub fn mark_saved(&mut self, at: u64) {
+        self.saved_changes = self.saved_changes.max(at);
+    }
+
+    /// The change counter, to pass to [`VectorIndex::mark_saved`] once an encoding made now is
+    /// saved.
+    pub fn changes_now(&self) -> u64 {
+        self.changes
+    }
+
+    /// The body of the graph file (`docs/formats/hnsw.md`): the graph, then each node's
+    /// liveness and document key.
+    pub(crate) fn encode_body(&self, out: &mut Vec<u8>) {
+        self.graph.encode_into(out);
+        for (id, key) in self.keys.iter().enumerate() {
+            out.push(u8::from(self.live[id]));
+            out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+            out.extend_from_slice(key);
+        }
+    }
+
+    /// Reads a body written by [`VectorIndex::encode_body`]; `exact_threshold` and the search
+    /// parameters `ef_*` come from today's options, not the file.
+    pub(crate) fn decode_body(
+        r: &mut Reader<'_>,
+        params: HnswParams,
+        exact_threshold: usize,
+    ) -> std::result::Result<VectorIndex, String> {
+        let mut graph = Hnsw::decode_from(r)?;
+        graph.set_search_params(params.ef_construction, params.ef_search);
+        let n = graph.pushed();
+        let mut ix = VectorIndex::new(graph.dim(), params, exact_threshold);
+        ix.keys.reserve(n);
+        ix.live.reserve(n);
+        for id in 0..n {
+            let live = match r.u8()? {
+                0 => false,
+                1 => true,
+                b => return Err(format!("node {id}: liveness byte {b}")),
+            };
+            let len = r.u32()? as usize;
+            let key: Arc<[u8]> = Arc::from(r.bytes(len)?);
+            if live && ix.by_key.insert(key.clone(), id as u32).is_some() {
+                return Err(format!("two live nodes for one key (node {id})"));
+            }
+            ix.keys.push(key);
+            ix.live.push(live);
+        }
+        if !r.buf.is_empty() {
+            return Err(format!("{} bytes after the last node", r.buf.len()));
+        }
+        ix.graph = graph;
+        Ok(ix)
+    }
+
+    /// Brings a loaded graph in line with the stored vectors, the truth: a node whose key
+    /// holds the same (normalised) vector is kept as it is; a key whose vector is new or
+    /// changed is upserted (linked by whoever links, like any write); a live node whose key
+    /// no longer has a vector becomes a tombstone. Returns (kept, upserted, removed).
+    pub fn reconcile<E>(
+        &mut self,
+        stored: impl IntoIterator<Item = std::result::Result<(Vec<u8>, Vec<f32>), E>>,
+    ) -> std::result::Result<(usize, usize, usize), E> {
+        // Ids stay stable (no compaction) until the end, so `seen` stays meaningful.
+        let mut seen = vec![false; self.nodes()];
+        let (mut kept, mut upserted) = (0, 0);
+        for item in stored {
+            let (key, mut v) = item?;
+            normalize(&mut v);
+            match self.by_key.get(key.as_slice()) {
+                Some(&id) if self.graph.vector(id) == v.as_slice() => {
+                    seen[id as usize] = true;
+                    kept += 1;
+                }
+                _ => {
+                    self.tombstone(&key);
+                    self.upsert_unit(&key, v);
+                    upserted += 1;
+                }
+            }
+        }
+        let gone: Vec<Arc<[u8]>> = (0..seen.len())
+            .filter(|&id| self.live[id] && !seen[id])
+            .map(|id| self.keys[id].clone())
+            .collect();
+        for k in &gone {
+            self.tombstone(k);
+        }
+        self.maybe_compact();
+        Ok((kept, upserted, gone.len()))
     }
 }
 

@@ -268,9 +268,18 @@ impl Node for StandaloneNode {
 
     async fn close(&self) -> Result<(), kvstore_engine::Error> {
         let indexer = Arc::clone(&self.indexer);
-        tokio::task::spawn_blocking(move || indexer.db().close())
-            .await
-            .unwrap_or(Err(kvstore_engine::Error::Closed))
+        tokio::task::spawn_blocking(move || match indexer.close() {
+            // The graph file is derived data: a failed save costs the next open time, not
+            // data, so it is logged and the close goes on.
+            Err(kvstore_search::Error::Engine(e)) => Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "closing the search indexes");
+                Ok(())
+            }
+            Ok(()) => Ok(()),
+        })
+        .await
+        .unwrap_or(Err(kvstore_engine::Error::Closed))
     }
 }
 
