@@ -292,6 +292,26 @@ fn decode_entry<'a>(cur: &mut &'a [u8]) -> Result<BatchEntry<'a>> {
 mod tests {
     use super::*;
 
+    /// The payload's bytes are the format `docs/formats/wal.md` writes down: a delete carries
+    /// no value field, a put its value, a range delete its end. Every segment already on disk
+    /// depends on it, so a change must fail here, not only round-trip.
+    #[test]
+    fn the_payload_is_the_documented_byte_layout() {
+        let mut b = WriteBatch::new();
+        b.put(b"k", b"vv");
+        b.delete(b"d");
+        b.delete_range(b"a", b"c");
+        let want: &[u8] = &[
+            0x2a, 3, // first_seq 42, count 3
+            1, 0, 1, b'k', 2, b'v', b'v', // put, cf 0, key "k", value "vv"
+            0, 0, 1, b'd', // delete, cf 0, key "d": no value field
+            2, 0, 1, b'a', 1, b'c', // delete range, cf 0, "a" up to "c"
+        ];
+        assert_eq!(b.encode(42), want);
+        let (seq, back) = WriteBatch::decode(want).unwrap();
+        assert_eq!((seq, back.len()), (42, 3));
+    }
+
     #[test]
     fn encode_decode_roundtrip() {
         let mut b = WriteBatch::new();
