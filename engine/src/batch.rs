@@ -310,6 +310,10 @@ mod tests {
         assert_eq!(b.encode(42), want);
         let (seq, back) = WriteBatch::decode(want).unwrap();
         assert_eq!((seq, back.len()), (42, 3));
+        // `size_bytes` (what the 1 GiB limit and the group-commit byte bound count) bounds the
+        // payload from above, by at most the header's largest size.
+        assert!(b.size_bytes() >= b.encode(u64::MAX).len());
+        assert!(b.size_bytes() <= b.encode(0).len() + MAX_BATCH_HEADER_BYTES);
     }
 
     #[test]
