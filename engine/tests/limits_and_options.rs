@@ -63,14 +63,21 @@ fn a_cleared_batch_writes_only_what_was_added_after() {
     assert_eq!(db.stats().last_sequence, 1);
 }
 
-/// Bytes of tables after writing the same 3,000 compressible entries and flushing.
-fn table_bytes(tweak: impl FnOnce(&mut Options)) -> u64 {
+/// Bytes of tables after writing the same 3,000 compressible entries and flushing, with the
+/// given block size, bloom bits per key and compression.
+fn table_bytes(
+    block_size_bytes: usize,
+    bloom_bits_per_key: usize,
+    compression: Compression,
+) -> u64 {
     let fs = FaultFs::new();
-    let mut opts = Options {
+    let opts = Options {
         memtable_size_bytes: 64 << 20,
+        block_size_bytes,
+        bloom_bits_per_key,
+        compression,
         ..fault_options(&fs)
     };
-    tweak(&mut opts);
     let db = Db::open("/opt", opts).unwrap();
     for i in 0..3000u32 {
         let v = format!("value {i:06} of a document, repeated words words words words");
@@ -83,26 +90,10 @@ fn table_bytes(tweak: impl FnOnce(&mut Options)) -> u64 {
 
 #[test]
 fn the_table_options_reach_the_tables_built() {
-    let base = table_bytes(|o| {
-        o.block_size_bytes = 4096;
-        o.bloom_bits_per_key = 10;
-        o.compression = Compression::None;
-    });
-    let zstd = table_bytes(|o| {
-        o.block_size_bytes = 4096;
-        o.bloom_bits_per_key = 10;
-        o.compression = Compression::Zstd(3);
-    });
-    let no_bloom = table_bytes(|o| {
-        o.block_size_bytes = 4096;
-        o.bloom_bits_per_key = 0;
-        o.compression = Compression::None;
-    });
-    let small_blocks = table_bytes(|o| {
-        o.block_size_bytes = 256;
-        o.bloom_bits_per_key = 10;
-        o.compression = Compression::None;
-    });
+    let base = table_bytes(4096, 10, Compression::None);
+    let zstd = table_bytes(4096, 10, Compression::Zstd(3));
+    let no_bloom = table_bytes(4096, 0, Compression::None);
+    let small_blocks = table_bytes(256, 10, Compression::None);
     eprintln!("base {base}, zstd {zstd}, no bloom {no_bloom}, 256-byte blocks {small_blocks}");
     assert!(zstd * 2 < base, "compression: {zstd} vs {base}");
     // 10 bits a key for 3,000 keys is about 3.7 KiB of filter.

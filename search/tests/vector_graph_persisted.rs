@@ -62,6 +62,15 @@ fn fill(ix: &Indexer) {
     }
 }
 
+/// A store of `N` documents closed cleanly (its graph saved), then opened again.
+fn filled_saved_and_reopened(fs: &FaultFs) -> Indexer {
+    let ix = open_on(fs);
+    fill(&ix);
+    ix.close().unwrap();
+    drop(ix);
+    open_on(fs)
+}
+
 /// The top 10 of a few queries, keys and scores.
 fn answers(ix: &Indexer) -> Vec<Vec<(Vec<u8>, u32)>> {
     (0..20)
@@ -99,13 +108,8 @@ fn a_clean_restart_loads_the_graph_and_answers_the_same() {
 #[test]
 fn a_stale_graph_file_is_reconciled_linking_only_what_changed() {
     let fs = FaultFs::new();
-    let ix = open_on(&fs);
-    fill(&ix);
-    ix.close().unwrap();
-    drop(ix);
-
     // More writes, then no clean close: the file on disk is older than the data.
-    let ix = open_on(&fs);
+    let ix = filled_saved_and_reopened(&fs);
     for i in N..N + 50 {
         ix.put(&key(i), b"text", Some(vector(i, 0))).unwrap();
     }
@@ -177,12 +181,7 @@ fn a_damaged_graph_file_is_rebuilt_from_the_vectors() {
 #[test]
 fn a_failed_save_keeps_the_older_file_in_force() {
     let fs = FaultFs::new();
-    let ix = open_on(&fs);
-    fill(&ix);
-    ix.close().unwrap();
-    drop(ix);
-
-    let ix = open_on(&fs);
+    let ix = filled_saved_and_reopened(&fs);
     for i in N..N + 40 {
         ix.put(&key(i), b"text", Some(vector(i, 0))).unwrap();
     }
