@@ -18,6 +18,7 @@
 
 mod fail;
 mod group_commit;
+pub mod raft;
 mod standalone;
 
 pub use fail::{FailPoint, FailureInjector};

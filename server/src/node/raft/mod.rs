@@ -1,0 +1,59 @@
+//! Raft mode's storage: the two halves openraft 0.9 asks of an application (`storage-v2`).
+//!
+//! - [`LogStore`]: the Raft log, the vote and the committed id, in an engine database of their
+//!   own (`<data>/raft-log`), each append fsynced before openraft is told it is durable.
+//! - [`StateMachine`]: the document store ([`kvstore_search::Indexer`]) applying each entry's
+//!   [`PreparedOp`] deterministically, with the entry's log id and the cluster membership
+//!   written as the store's applied position in the same batch — so after a crash the store
+//!   says exactly which entry it reflects, and no entry is applied twice or skipped. Its
+//!   snapshots are engine checkpoints packed into one file (`snapshot_file`).
+//!
+//! What is *not* built yet (issue 15): the node itself — the Raft network over HTTP, the
+//! routes' forwarding to the leader, linearizable reads, the election watchdog and
+//! `become_primary` (DESIGN.md's openraft traps). `--mode raft` is still refused at start-up.
+//! These types are what that node will run on, checked by openraft's own storage suite
+//! (`server/tests/raft_storage.rs`).
+
+// openraft's traits fix the error type (`StorageError`, 200+ bytes); the helpers return it too.
+#![allow(clippy::result_large_err)]
+
+mod log_store;
+mod snapshot_file;
+mod state_machine;
+
+pub use log_store::LogStore;
+pub use state_machine::StateMachine;
+
+use kvstore_search::PreparedOp;
+use serde::{Deserialize, Serialize};
+#[allow(unused_imports)]
+use std::io::Cursor;
+
+openraft::declare_raft_types!(
+    /// The Raft types of a KVStore cluster.
+    pub TypeConfig:
+        D = Request,
+        R = Response,
+        NodeId = u64,
+        Node = openraft::BasicNode,
+        Entry = openraft::Entry<TypeConfig>,
+        SnapshotData = tokio::fs::File,
+);
+
+/// What a log entry carries: one write, prepared once by the leader (tokens, embedding), applied
+/// as it is by every replica.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    pub op: PreparedOp,
+}
+
+/// What applying an entry answered. An operation the store refuses (a malformed prepared
+/// document) is refused identically on every replica; the refusal is the answer, and the entry
+/// still counts as applied.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    pub error: Option<String>,
+}
+
+/// The Raft storage error of this node type.
+pub type StorageError = openraft::StorageError<u64>;
