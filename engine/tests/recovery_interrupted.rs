@@ -405,3 +405,46 @@ fn a_missing_current_over_data_is_refused_not_wiped() {
         "files were touched"
     );
 }
+
+/// Either kind of data alone is enough to refuse: tables with no WAL record left, or WAL
+/// records with no table yet. (Empty segments alone are what an interrupted first open
+/// leaves: `an_interrupted_first_open_leaves_a_creatable_directory`.)
+#[test]
+fn tables_alone_or_wal_records_alone_without_current_are_refused() {
+    let current = Path::new(DIR).join("CURRENT");
+    // Tables only.
+    let fs = FaultFs::new();
+    let db = Db::open(DIR, fault_options(&fs)).unwrap();
+    for i in 0..300u32 {
+        db.put(format!("k{i:03}").as_bytes(), &[1u8; 50]).unwrap();
+    }
+    db.close().unwrap();
+    drop(db);
+    fs.remove_file(&current).unwrap();
+    for name in fs.list_dir(Path::new(DIR)).unwrap() {
+        if name.ends_with(".log") {
+            fs.remove_file(&Path::new(DIR).join(name)).unwrap();
+        }
+    }
+    let e = Db::open(DIR, fault_options(&fs))
+        .err()
+        .expect("tables alone");
+    assert!(e.to_string().contains(".sst"), "{e}");
+
+    // WAL records only: acknowledged writes not yet flushed.
+    let fs = FaultFs::new();
+    let db = Db::open(DIR, fault_options(&fs)).unwrap();
+    db.put(b"k", b"acknowledged").unwrap();
+    fs.crash(None);
+    drop(db);
+    assert!(!fs
+        .list_dir(Path::new(DIR))
+        .unwrap()
+        .iter()
+        .any(|n| n.ends_with(".sst")));
+    fs.remove_file(&current).unwrap();
+    let e = Db::open(DIR, fault_options(&fs))
+        .err()
+        .expect("WAL records alone");
+    assert!(e.to_string().contains(".log"), "{e}");
+}
