@@ -353,6 +353,18 @@ fn transient_sync_failure_at_every_point_of_flush_compaction_and_manifest_roll()
     assert!(rolled, "the workload never rolled the manifest");
 }
 
+/// Keys `k000`..`k299`, each 50 bytes of `fill`, then a clean close (after a flush if `flush`).
+fn write_300_keys_and_close(fs: &FaultFs, fill: u8, flush: bool) {
+    let db = Db::open(DIR, fault_options(fs)).unwrap();
+    for i in 0..300u32 {
+        db.put(format!("k{i:03}").as_bytes(), &[fill; 50]).unwrap();
+    }
+    if flush {
+        db.flush().unwrap();
+    }
+    db.close().unwrap();
+}
+
 fn manifest_name(fs: &FaultFs) -> Option<String> {
     fs.list_dir(Path::new(DIR))
         .unwrap()
@@ -383,12 +395,7 @@ fn an_interrupted_first_open_leaves_a_creatable_directory() {
 #[test]
 fn a_missing_current_over_data_is_refused_not_wiped() {
     let fs = FaultFs::new();
-    let db = Db::open(DIR, fault_options(&fs)).unwrap();
-    for i in 0..300u32 {
-        db.put(format!("k{i:03}").as_bytes(), &[1u8; 50]).unwrap();
-    }
-    db.close().unwrap();
-    drop(db);
+    write_300_keys_and_close(&fs, 1, false);
     let current = Path::new(DIR).join("CURRENT");
     fs.remove_file(&current).unwrap();
     let before = fs.list_dir(Path::new(DIR)).unwrap();
@@ -414,12 +421,7 @@ fn tables_alone_or_wal_records_alone_without_current_are_refused() {
     let current = Path::new(DIR).join("CURRENT");
     // Tables only.
     let fs = FaultFs::new();
-    let db = Db::open(DIR, fault_options(&fs)).unwrap();
-    for i in 0..300u32 {
-        db.put(format!("k{i:03}").as_bytes(), &[1u8; 50]).unwrap();
-    }
-    db.close().unwrap();
-    drop(db);
+    write_300_keys_and_close(&fs, 1, false);
     fs.remove_file(&current).unwrap();
     for name in fs.list_dir(Path::new(DIR)).unwrap() {
         if name.ends_with(".log") {
@@ -455,15 +457,9 @@ fn tables_alone_or_wal_records_alone_without_current_are_refused() {
 #[test]
 fn open_removes_files_no_version_references() {
     let fs = FaultFs::new();
-    let db = Db::open(DIR, fault_options(&fs)).unwrap();
-    for i in 0..300u32 {
-        db.put(format!("k{i:03}").as_bytes(), &[2u8; 50]).unwrap();
-    }
     // Flushed first: the reopen then recovers nothing and flushes nothing (a flush at open
     // would delete the old segments by itself).
-    db.flush().unwrap();
-    db.close().unwrap();
-    drop(db);
+    write_300_keys_and_close(&fs, 2, true);
     let junk = [
         "000098.sst",
         "000000.log",
