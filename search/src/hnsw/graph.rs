@@ -16,6 +16,7 @@
 //! from the same inputs in the same order is the same graph.
 
 use super::dot;
+use kvstore_base::coding::{get_u32, get_u64, put_u32, put_u64};
 use kvstore_base::prefetch::prefetch_line;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -427,27 +428,27 @@ impl Hnsw {
             u32_of(self.params.ef_construction),
             u32_of(self.params.ef_search),
         ] {
-            out.extend_from_slice(&x.to_le_bytes());
+            put_u32(out, x);
         }
-        out.extend_from_slice(&self.params.seed.to_le_bytes());
-        out.extend_from_slice(&self.rng.to_le_bytes());
-        out.extend_from_slice(&u32_of(self.max_level).to_le_bytes());
-        out.extend_from_slice(&self.entry.unwrap_or(u32::MAX).to_le_bytes());
-        out.extend_from_slice(&u32_of(self.pushed()).to_le_bytes());
-        out.extend_from_slice(&u32_of(self.len()).to_le_bytes());
+        put_u64(out, self.params.seed);
+        put_u64(out, self.rng);
+        put_u32(out, u32_of(self.max_level));
+        put_u32(out, self.entry.unwrap_or(u32::MAX));
+        put_u32(out, u32_of(self.pushed()));
+        put_u32(out, u32_of(self.len()));
         out.reserve(self.vectors.len() * 4 + self.links0.len() * 4);
         for x in &self.vectors {
-            out.extend_from_slice(&x.to_le_bytes());
+            put_u32(out, x.to_bits());
         }
-        for x in &self.links0 {
-            out.extend_from_slice(&x.to_le_bytes());
+        for &x in &self.links0 {
+            put_u32(out, x);
         }
         for layers in &self.upper {
-            out.extend_from_slice(&u32_of(layers.len()).to_le_bytes());
+            put_u32(out, u32_of(layers.len()));
             for ns in layers {
-                out.extend_from_slice(&u32_of(ns.len()).to_le_bytes());
-                for n in ns {
-                    out.extend_from_slice(&n.to_le_bytes());
+                put_u32(out, u32_of(ns.len()));
+                for &n in ns {
+                    put_u32(out, n);
                 }
             }
         }
@@ -526,9 +527,14 @@ impl Hnsw {
     }
 }
 
-/// Reads little-endian fields from a byte slice, failing (not panicking) past its end.
+/// A cursor over a graph file's body: the fixed-width fields of `kvstore_base::coding`, each
+/// failing with a message (not panicking) past the end.
 pub(crate) struct Reader<'a> {
     pub(crate) buf: &'a [u8],
+}
+
+fn short(what: &str) -> String {
+    format!("truncated: {what} runs past the end")
 }
 
 impl<'a> Reader<'a> {
@@ -544,25 +550,20 @@ impl<'a> Reader<'a> {
         Ok(self.bytes(1)?[0])
     }
     pub(crate) fn u32(&mut self) -> std::result::Result<u32, String> {
-        Ok(u32::from_le_bytes(
-            self.bytes(4)?.try_into().unwrap_or_default(),
-        ))
+        get_u32(&mut self.buf).ok_or_else(|| short("a u32"))
     }
     pub(crate) fn u64(&mut self) -> std::result::Result<u64, String> {
-        Ok(u64::from_le_bytes(
-            self.bytes(8)?.try_into().unwrap_or_default(),
-        ))
+        get_u64(&mut self.buf).ok_or_else(|| short("a u64"))
     }
     fn u32s(&mut self, n: usize) -> std::result::Result<Vec<u32>, String> {
-        let b = self.bytes(n.checked_mul(4).ok_or("length overflows")?)?;
-        Ok(b.chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
+        let mut b = self.bytes(n.checked_mul(4).ok_or("length overflows")?)?;
+        Ok((0..n).filter_map(|_| get_u32(&mut b)).collect())
     }
     fn f32s(&mut self, n: usize) -> std::result::Result<Vec<f32>, String> {
-        let b = self.bytes(n.checked_mul(4).ok_or("length overflows")?)?;
-        Ok(b.chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        let mut b = self.bytes(n.checked_mul(4).ok_or("length overflows")?)?;
+        Ok((0..n)
+            .filter_map(|_| get_u32(&mut b))
+            .map(f32::from_bits)
             .collect())
     }
 }

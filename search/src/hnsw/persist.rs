@@ -20,6 +20,7 @@
 use super::graph::{HnswParams, Reader};
 use super::VectorIndex;
 use kvstore_base::checksum::xxh3;
+use kvstore_base::coding::{put_u32, put_u64, read_u32_at, read_u64_at};
 use kvstore_base::fs::FileSystem;
 use std::io;
 use std::path::Path;
@@ -37,11 +38,11 @@ const TRAILER: usize = 8;
 pub fn encode(vi: &VectorIndex) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER + vi.nodes() * (vi.dim() * 4 + 160) + TRAILER);
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
+    put_u32(&mut out, VERSION);
+    put_u32(&mut out, 0);
     vi.encode_body(&mut out);
     let sum = xxh3(&out[HEADER..]);
-    out.extend_from_slice(&sum.to_le_bytes());
+    put_u64(&mut out, sum);
     out
 }
 
@@ -59,18 +60,17 @@ pub fn decode(
     if &bytes[..8] != MAGIC {
         return Err("not a graph file (bad magic number)".into());
     }
-    let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    let version = read_u32_at(bytes, 8).unwrap_or_default();
     if version != VERSION {
         return Err(format!(
             "format version {version}, this build reads {VERSION}"
         ));
     }
-    if bytes[12..16] != [0; 4] {
+    if read_u32_at(bytes, 12) != Some(0) {
         return Err("reserved header bytes are not zero".into());
     }
-    let (body, sum) = bytes[HEADER..].split_at(bytes.len() - HEADER - TRAILER);
-    let want = u64::from_le_bytes(sum.try_into().map_err(|_| "short trailer")?);
-    if xxh3(body) != want {
+    let body = &bytes[HEADER..bytes.len() - TRAILER];
+    if read_u64_at(bytes, bytes.len() - TRAILER) != Some(xxh3(body)) {
         return Err("checksum mismatch".into());
     }
     let vi = VectorIndex::decode_body(&mut Reader { buf: body }, params, exact_threshold)?;

@@ -251,7 +251,7 @@ impl VectorIndex {
         self.graph.encode_into(out);
         for (id, key) in self.keys.iter().enumerate() {
             out.push(u8::from(self.live[id]));
-            out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+            kvstore_base::coding::put_u32(out, key.len() as u32);
             out.extend_from_slice(key);
         }
     }
