@@ -212,17 +212,23 @@ mod tests {
             index.write().upsert(&i.to_be_bytes(), &[a.cos(), a.sin()]);
         }
         b.wake();
-        std::thread::sleep(Duration::from_millis(400));
+        // Waits for the backlog to be linked (the builder runs at a lower priority: on a busy
+        // machine that takes a while), then a little more.
+        let t = Instant::now();
+        while index.read().pending() > 0 && t.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(index.read().pending(), 0);
+        std::thread::sleep(Duration::from_millis(200));
         // 50 upserts + 50 links: under the threshold.
         assert_eq!(saves.load(Ordering::SeqCst), 0);
-        assert_eq!(index.read().pending(), 0);
         for i in 50..100u32 {
             let a = i as f32 * 0.1;
             index.write().upsert(&i.to_be_bytes(), &[a.cos(), a.sin()]);
         }
         b.wake();
         let t = Instant::now();
-        while saves.load(Ordering::SeqCst) == 0 && t.elapsed() < Duration::from_secs(10) {
+        while saves.load(Ordering::SeqCst) == 0 && t.elapsed() < Duration::from_secs(30) {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(saves.load(Ordering::SeqCst), 1);
