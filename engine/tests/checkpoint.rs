@@ -232,11 +232,7 @@ fn verify_counts_the_wal_past_the_manifest_and_ignores_obsolete_segments() {
     let last = db.stats().last_sequence;
     fs.crash(None);
     drop(db);
-    let stale = Path::new("/db/000000.log");
-    let mut f = fs.create(stale).unwrap();
-    f.append(b"not a log at all").unwrap();
-    f.sync().unwrap();
-    fs.sync_dir(Path::new("/db")).unwrap();
+    common::leave_file(&fs, "/db", "000000.log", b"not a log at all");
 
     let cp = verify_checkpoint(&fs, Path::new("/db")).unwrap();
     assert_eq!(cp.seq, last);

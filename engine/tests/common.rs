@@ -1,7 +1,7 @@
 //! Helpers shared by the engine's integration tests.
 #![allow(dead_code)]
 
-use kvstore_engine::fs::FaultFs;
+use kvstore_engine::fs::{FaultFs, FileSystem};
 use kvstore_engine::{Db, Options, WriteBatch};
 use rand::rngs::StdRng;
 use rand::Rng;
@@ -42,6 +42,16 @@ pub fn random_batch(rng: &mut StdRng, keys: u32, value_len: Range<usize>) -> (Wr
         }
     }
     (b, ops)
+}
+
+/// Leaves a file `name` in `dir` holding `bytes`, its content and name durable — what a crash
+/// leaves behind (an unfinished table, an old segment, a temporary file).
+pub fn leave_file(fs: &FaultFs, dir: &str, name: &str, bytes: &[u8]) {
+    let dir = std::path::Path::new(dir);
+    let mut f = fs.create(&dir.join(name)).unwrap();
+    f.append(bytes).unwrap();
+    f.sync().unwrap();
+    fs.sync_dir(dir).unwrap();
 }
 
 /// Options that make a tiny workload flush and compact often.

@@ -128,34 +128,3 @@ fn fewer_than_two_levels_is_refused_two_is_accepted() {
     let db = Db::open("/lv", opts).unwrap();
     db.put(b"k", b"v").unwrap();
 }
-
-/// A file number names one file ever (`docs/formats/wal.md`): a file a crash left behind with a
-/// number the manifest never recorded (created before its edit was durable) is not reused —
-/// the next files are numbered past it.
-#[test]
-fn numbers_of_files_left_by_a_crash_are_not_reused() {
-    use kvstore_engine::fs::FileSystem;
-    use std::path::Path;
-    let fs = FaultFs::new();
-    let db = Db::open("/num", fault_options(&fs)).unwrap();
-    db.put(b"k", b"v").unwrap();
-    db.close().unwrap();
-    drop(db);
-    let mut f = fs.create(Path::new("/num/000099.sst")).unwrap();
-    f.append(b"an unfinished table").unwrap();
-    f.sync().unwrap();
-    fs.sync_dir(Path::new("/num")).unwrap();
-
-    let db = Db::open("/num", fault_options(&fs)).unwrap();
-    db.put(b"k2", b"v").unwrap();
-    let numbers: Vec<u64> = fs
-        .list_dir(Path::new("/num"))
-        .unwrap()
-        .iter()
-        .filter_map(|n| n.strip_suffix(".log").and_then(|n| n.parse().ok()))
-        .collect();
-    assert!(
-        !numbers.is_empty() && numbers.iter().all(|&n| n > 99),
-        "WAL segments {numbers:?} reuse numbers up to a crashed file's 99"
-    );
-}
