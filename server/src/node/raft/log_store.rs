@@ -33,12 +33,12 @@ fn read_err(e: impl std::error::Error + 'static) -> StorageError {
     StorageIOError::read_logs(AnyError::new(&e)).into()
 }
 
-fn write_err(e: impl std::error::Error + 'static) -> StorageError {
-    StorageIOError::write_logs(AnyError::new(&e)).into()
+fn write_err(e: &dyn std::error::Error) -> StorageError {
+    StorageIOError::write_logs(AnyError::error(e.to_string())).into()
 }
 
 fn json<T: Serialize>(v: &T) -> Result<Vec<u8>, StorageError> {
-    serde_json::to_vec(v).map_err(write_err)
+    serde_json::to_vec(v).map_err(|e| write_err(&e))
 }
 
 /// The Raft log of one node. Cheap to clone (the clones share the database).
@@ -64,11 +64,22 @@ impl LogStore {
 
     /// Writes `b` durably, off the async runtime (it fsyncs).
     async fn write(&self, b: WriteBatch) -> Result<(), StorageError> {
+        self.write_as(b, write_err).await
+    }
+
+    /// [`LogStore::write`], its failure reported as `err` says (openraft tells a failed vote
+    /// from a failed log write).
+    async fn write_as(
+        &self,
+        b: WriteBatch,
+        err: fn(&dyn std::error::Error) -> StorageError,
+    ) -> Result<(), StorageError> {
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.write(b))
-            .await
-            .map_err(write_err)?
-            .map_err(write_err)
+        match tokio::task::spawn_blocking(move || db.write(b)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(err(&e)),
+            Err(e) => Err(err(&e)),
+        }
     }
 
     /// Entries with index in `[start, end)`.
@@ -134,12 +145,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn save_vote(&mut self, vote: &Vote<u64>) -> Result<(), StorageError> {
         let mut b = WriteBatch::new();
         b.put(VOTE, json(vote)?);
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.write(b))
-            .await
-            .map_err(|e| StorageIOError::write_vote(AnyError::new(&e)))?
-            .map_err(|e| StorageIOError::write_vote(AnyError::new(&e)))?;
-        Ok(())
+        self.write_as(b, |e| {
+            StorageIOError::write_vote(AnyError::error(e.to_string())).into()
+        })
+        .await
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<u64>>, StorageError> {
