@@ -435,6 +435,8 @@ impl Indexer {
         let mut cx = ApplyCx {
             batch: &mut b,
             deltas: &mut deltas,
+            kbuf: Vec::new(),
+            vbuf: Vec::new(),
         };
         for (d, old) in docs.iter().zip(&old_docs) {
             cx.batch.put(&d.key, &d.value);

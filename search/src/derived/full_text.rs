@@ -43,19 +43,18 @@ impl DerivedIndex for FullTextIndex {
             self.remove(cx, &d.key, old, Some(d));
         }
         let stripe = stripe_of(&d.key);
-        let (mut kbuf, mut vbuf) = (Vec::new(), Vec::new());
         for (t, pos) in d.postings() {
-            posting_key_into(&mut kbuf, t, &d.key);
-            encode_posting_into(&mut vbuf, d.doc_len, pos);
-            cx.batch.put_cf(&self.inverted, &kbuf, &vbuf);
+            posting_key_into(&mut cx.kbuf, t, &d.key);
+            encode_posting_into(&mut cx.vbuf, d.doc_len, pos);
+            cx.batch.put_cf(&self.inverted, &cx.kbuf, &cx.vbuf);
             *cx.deltas.df.entry((t, stripe)).or_default() += 1;
         }
         encode_docmeta_into(
-            &mut vbuf,
+            &mut cx.vbuf,
             d.doc_len,
             d.terms.iter().map(|(t, _)| t.as_str()),
         );
-        cx.batch.put_cf(&self.docmeta, doc_key(&d.key), &vbuf);
+        cx.batch.put_cf(&self.docmeta, doc_key(&d.key), &cx.vbuf);
         let s = cx.deltas.stats.entry(stripe).or_default();
         s.0 += 1;
         s.1 += i64::from(d.doc_len);

@@ -36,10 +36,13 @@ pub(crate) struct Deltas<'t> {
     pub stats: BTreeMap<u8, (i64, i64)>,
 }
 
-/// What a derived index writes into while a batch is built.
+/// What a derived index writes into while a batch is built, and scratch buffers for encoding
+/// keys and values, reused across the batch's documents.
 pub(crate) struct ApplyCx<'b, 't> {
     pub batch: &'b mut WriteBatch,
     pub deltas: &'b mut Deltas<'t>,
+    pub kbuf: Vec<u8>,
+    pub vbuf: Vec<u8>,
 }
 
 /// One derived index (see the module docs for the obligations).

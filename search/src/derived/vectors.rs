@@ -16,9 +16,8 @@ pub(crate) struct VectorRecords {
 
 impl DerivedIndex for VectorRecords {
     fn index<'t>(&self, cx: &mut ApplyCx<'_, 't>, d: &'t Prepared<'_>, _old: Option<&'t DocMeta>) {
-        let mut v = Vec::new();
-        encode_vector_into(&mut v, &d.vector);
-        cx.batch.put_cf(&self.vectors, &d.key, &v);
+        encode_vector_into(&mut cx.vbuf, &d.vector);
+        cx.batch.put_cf(&self.vectors, &d.key, &cx.vbuf);
     }
 
     fn unindex<'t>(&self, cx: &mut ApplyCx<'_, 't>, key: &[u8], _old: &'t DocMeta) {
