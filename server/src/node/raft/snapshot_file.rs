@@ -7,6 +7,7 @@
 //! (tables, WAL, manifest); after unpacking, `verify_checkpoint` checks every one before the
 //! state is installed, so a damaged pack is refused, never installed.
 
+use kvstore_engine::fs::{FileSystem, StdFs};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::Path;
@@ -103,7 +104,7 @@ pub fn unpack(from: &Path, dir: &Path) -> io::Result<Vec<u8>> {
     if r.read(&mut rest)? != 0 {
         return Err(bad("bytes after the last file"));
     }
-    File::open(dir)?.sync_all()?;
+    StdFs.sync_dir(dir)?;
     Ok(meta)
 }
 

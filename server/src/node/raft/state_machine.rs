@@ -21,7 +21,7 @@
 
 use super::snapshot_file;
 use super::{Response, StorageError, TypeConfig};
-use kvstore_engine::fs::StdFs;
+use kvstore_engine::fs::{FileSystem, StdFs};
 use kvstore_engine::{verify_checkpoint, Db, Options};
 use kvstore_search::{Indexer, PreparedOp, SearchOptions};
 use openraft::storage::{RaftStateMachine, Snapshot};
@@ -86,7 +86,7 @@ fn write_atomically(dir: &Path, name: &str, content: &[u8]) -> std::io::Result<(
     std::fs::write(&tmp, content)?;
     std::fs::File::open(&tmp)?.sync_all()?;
     std::fs::rename(&tmp, dir.join(name))?;
-    std::fs::File::open(dir)?.sync_all()
+    StdFs.sync_dir(dir)
 }
 
 fn read_applied(ix: &Indexer) -> Result<Applied, StorageError> {
@@ -190,7 +190,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             let building = dir.join(format!("building-{tag}"));
             snapshot_file::pack(&cp_dir, &files, &meta_bytes, &building)?;
             std::fs::rename(&building, &target)?;
-            std::fs::File::open(&dir)?.sync_all()?;
+            StdFs.sync_dir(&dir)?;
             std::fs::remove_dir_all(&cp_dir)
         })
         .await
@@ -326,9 +326,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let _order = self.shared.order.lock().await;
         write_atomically(&dir, STATE_POINTER, next.as_bytes()).map_err(snap_err)?;
         std::fs::rename(&received, self.snapshot_path()).map_err(snap_err)?;
-        std::fs::File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(snap_err)?;
+        StdFs.sync_dir(&dir).map_err(snap_err)?;
         let old = std::mem::replace(
             &mut *self
                 .shared
