@@ -58,6 +58,12 @@ fn writes_resume_after_space_returns() {
     let written = fill(&db, &mut model, 300, 5_000);
     assert!(written < 5_000, "the disk never filled");
     assert!(db.health().is_err());
+    // A compaction still running can delete its inputs and make room, and then the next write
+    // rightly resumes by itself: to check that writes keep failing while the disk is full, it
+    // must stay full whatever background work deletes.
+    fs.set_capacity(Some(0));
+    // Past the once-a-second limit, so this write does try to resume, and that must fail too.
+    std::thread::sleep(Duration::from_millis(1100));
     assert!(db.put(b"x", b"y").unwrap_err().is_disk_full());
     // Reads are still served.
     assert_eq!(dump(&db), model);
