@@ -15,13 +15,18 @@ pub struct Client {
 
 impl Client {
     pub fn new(base_url: &str) -> Result<Client> {
+        Client::from_builder(crate::Client::builder(base_url))
+    }
+
+    /// With options, e.g. a bearer token: `crate::Client::builder(url).bearer_token(t)`.
+    pub fn from_builder(builder: crate::ClientBuilder) -> Result<Client> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(Error::Runtime)?;
         let inner = {
             let _g = rt.enter();
-            crate::Client::new(base_url)?
+            builder.build()?
         };
         Ok(Client { inner, rt })
     }

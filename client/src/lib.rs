@@ -11,6 +11,17 @@
 //! assert_eq!(c.get("greeting").await?.as_deref(), Some("hello"));
 //! # Ok(()) }
 //! ```
+//!
+//! A node started with `--auth-token-file` needs a bearer token (`docs/security.md`):
+//!
+//! ```no_run
+//! # fn demo() -> Result<(), kvstore_client::Error> {
+//! let token = std::fs::read_to_string("/etc/kvstore/token").unwrap_or_default();
+//! let c = kvstore_client::Client::builder("http://127.0.0.1:5000")
+//!     .bearer_token(token)
+//!     .build()?;
+//! # Ok(()) }
+//! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod blocking;
@@ -59,6 +70,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The bearer token cannot be sent as it is (the message says why, never what it is).
+    #[error("invalid bearer token: {0}")]
+    InvalidToken(&'static str),
     /// The blocking wrapper could not start its runtime.
     #[error("cannot start the client runtime: {0}")]
     Runtime(std::io::Error),
@@ -84,20 +98,88 @@ pub struct Client {
     base: String,
 }
 
-impl Client {
-    /// A client for the server at `base_url` (e.g. `http://127.0.0.1:5000`).
-    pub fn new(base_url: &str) -> Result<Client> {
-        let base = base_url.trim_end_matches('/').to_string();
+/// A [`Client`] with more than a URL: [`Client::builder`].
+#[derive(Clone)]
+pub struct ClientBuilder {
+    base_url: String,
+    /// Sent as `Authorization: Bearer <token>` with every request, when set.
+    token: Option<String>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("base_url", &self.base_url)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl ClientBuilder {
+    /// Sends `Authorization: Bearer <token>` with every request, downloads included: the
+    /// node's full token (`--auth-token-file`) or its read-only one (`--read-token-file`).
+    /// Surrounding whitespace (a token file's newline) is removed.
+    pub fn bearer_token(mut self, token: impl Into<String>) -> ClientBuilder {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// The async client.
+    pub fn build(self) -> Result<Client> {
+        let base = self.base_url.trim_end_matches('/').to_string();
         if !(base.starts_with("http://") || base.starts_with("https://")) || base.len() < 8 {
-            return Err(Error::InvalidUrl(base_url.to_string()));
+            return Err(Error::InvalidUrl(self.base_url));
         }
-        let http = reqwest::Client::builder()
-            .build()
-            .map_err(|source| Error::Transport {
-                url: base.clone(),
-                source,
-            })?;
+        let mut http = reqwest::Client::builder();
+        if let Some(token) = &self.token {
+            http = http.default_headers(auth_headers(token)?);
+        }
+        let http = http.build().map_err(|source| Error::Transport {
+            url: base.clone(),
+            source,
+        })?;
         Ok(Client { http, base })
+    }
+
+    /// The blocking client ([`blocking::Client`]).
+    pub fn build_blocking(self) -> Result<blocking::Client> {
+        blocking::Client::from_builder(self)
+    }
+}
+
+/// The `Authorization` header for `token`, marked sensitive: reqwest and hyper then leave its
+/// value out of `Debug` output, and reqwest drops it on a redirect to another host.
+fn auth_headers(token: &str) -> Result<reqwest::header::HeaderMap> {
+    use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(Error::InvalidToken("it is empty"));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::InvalidToken(
+            "it holds a space or a character that is not visible ASCII",
+        ));
+    }
+    let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| Error::InvalidToken("not a valid header value"))?;
+    value.set_sensitive(true);
+    let mut headers = HeaderMap::new();
+    headers.insert(AUTHORIZATION, value);
+    Ok(headers)
+}
+
+impl Client {
+    /// A client for the server at `base_url` (e.g. `http://127.0.0.1:5000`), sending no token.
+    pub fn new(base_url: &str) -> Result<Client> {
+        Client::builder(base_url).build()
+    }
+
+    /// A client with options (a bearer token): `Client::builder(url).bearer_token(t).build()`.
+    pub fn builder(base_url: &str) -> ClientBuilder {
+        ClientBuilder {
+            base_url: base_url.to_string(),
+            token: None,
+        }
     }
 
     /// The server's base URL.
@@ -409,6 +491,25 @@ mod tests {
             c.key_url("get", "é-_.~"),
             "http://127.0.0.1:1/get/%C3%A9-_.~"
         );
+    }
+
+    #[test]
+    fn the_token_is_sent_as_a_sensitive_header_and_never_printed() {
+        let h = auth_headers(" abc-123\n").unwrap();
+        let v = &h[reqwest::header::AUTHORIZATION];
+        assert_eq!(v.to_str().unwrap(), "Bearer abc-123");
+        assert!(v.is_sensitive());
+        let b = Client::builder("http://127.0.0.1:1").bearer_token("abc-123");
+        let c = b.clone().build().unwrap();
+        let printed = format!("{b:?} {c:?}");
+        assert!(!printed.contains("abc-123"), "{printed}");
+        for bad in ["", " \n", "a b", "clé", "a\u{7f}"] {
+            let e = Client::builder("http://127.0.0.1:1")
+                .bearer_token(bad)
+                .build()
+                .unwrap_err();
+            assert!(matches!(e, Error::InvalidToken(_)), "{bad:?}: {e}");
+        }
     }
 
     #[test]

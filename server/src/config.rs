@@ -1,5 +1,6 @@
 //! [`ServerConfig`]: how a node is started, and the request limits it enforces.
 
+use crate::auth::AuthConfig;
 use std::path::PathBuf;
 
 /// Largest key the HTTP API accepts, in bytes (the engine allows more; the API promises 4 KiB).
@@ -81,6 +82,8 @@ pub struct ServerConfig {
     /// A checkpoint made for download (`/admin/checkpoint`) that no request names for this long
     /// is removed (`crate::checkpoints`).
     pub checkpoint_ttl: std::time::Duration,
+    /// Which bearer tokens requests need (`crate::auth`); off by default.
+    pub auth: AuthConfig,
 }
 
 impl Default for ServerConfig {
@@ -96,6 +99,7 @@ impl Default for ServerConfig {
             shutdown_grace: std::time::Duration::from_secs(30),
             engine: kvstore_engine::Options::default(),
             checkpoint_ttl: DEFAULT_CHECKPOINT_TTL,
+            auth: AuthConfig::off(),
         }
     }
 }

@@ -14,6 +14,20 @@ pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
 
+    /// The request carries no token, or not one this node accepts (`crate::auth`). 401, with
+    /// `WWW-Authenticate: <challenge>`. Both fields are `&'static str` so that no token, sent
+    /// or configured, can end up in the body.
+    #[error("{message}")]
+    Unauthorized {
+        message: &'static str,
+        challenge: &'static str,
+    },
+
+    /// The token is valid but may not do this: the read-only token on a write or admin route.
+    /// 403. `&'static str` for the same reason as `Unauthorized`.
+    #[error("{0}")]
+    Forbidden(&'static str),
+
     /// The named key or route does not exist. 404.
     #[error("{0}")]
     NotFound(String),
@@ -56,6 +70,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -72,7 +88,20 @@ impl ApiError {
         if status.is_server_error() {
             tracing::warn!(status = status.as_u16(), error = %self, "request failed");
         }
-        error_response(status, &self.to_string())
+        let mut resp = error_response(status, &self.to_string());
+        let challenge = match self {
+            ApiError::Unauthorized { challenge, .. } => Some(challenge),
+            // RFC 6750 section 3.1: a token without the scope needed.
+            ApiError::Forbidden(_) => Some(r#"Bearer realm="kvstore", error="insufficient_scope""#),
+            _ => None,
+        };
+        if let Some(c) = challenge {
+            resp.headers_mut().insert(
+                warp::http::header::WWW_AUTHENTICATE,
+                warp::http::HeaderValue::from_static(c),
+            );
+        }
+        resp
     }
 }
 
@@ -140,4 +169,12 @@ pub enum ServerError {
     Close(kvstore_engine::Error),
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A token file (`--auth-token-file`, `--read-token-file`) is unusable. Never "auth off".
+    /// (`reason` is not a `#[source]`: it is in the message already, and `{:#}` would repeat it.)
+    #[error("{flag} {path}: the token file {reason}")]
+    TokenFile {
+        flag: &'static str,
+        path: String,
+        reason: crate::auth::TokenError,
+    },
 }

@@ -9,8 +9,12 @@
 //!   `WriteBatch`: after any failure or crash, all of it or none of it is there.
 //! - **Errors**: every failure is `{"error": "..."}` with one status per cause ([`ApiError`]);
 //!   client input never panics the server; request bodies are bounded.
+//! - **Authentication** (when a token file is given): every route but `/health`,
+//!   `/openapi.json` and (unless `--metrics-auth`) `/metrics` needs a bearer token, and writes
+//!   and admin calls need the full one ([`auth`]; `docs/security.md`).
 //!
 //! # Map (in the order a request flows)
+//! - [`auth`]: bearer tokens, checked before any route.
 //! - [`routes`]: warp filters and handlers; input checks in `routes::input`.
 //! - [`node`]: the [`Node`] trait (what a cluster mode must provide) and [`StandaloneNode`].
 //! - [`error`]: [`ApiError`] → HTTP status; [`ServerError`] for start-up.
@@ -21,6 +25,7 @@
 //! The HTTP API is described for people in `docs/http-api.md`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod auth;
 pub mod checkpoints;
 pub mod config;
 pub mod error;

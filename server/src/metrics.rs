@@ -3,6 +3,7 @@
 //! Request counts and latencies per route are recorded as requests finish; engine gauges are
 //! copied from `DbStats` at each scrape, so they cost nothing between scrapes.
 
+use crate::auth::AuthFailure;
 use kvstore_engine::DbStats;
 use prometheus::{
     Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
@@ -59,6 +60,8 @@ pub struct Metrics {
     level_bytes: GaugeVec,
     /// 1 when the engine is poisoned.
     poisoned: Gauge,
+    /// `kvstore_auth_failures_total{reason}`, by index in [`AuthFailure::ALL`].
+    auth_failures: Vec<IntCounter>,
 }
 
 /// The route label of a request path: a fixed, small set, so label cardinality is bounded.
@@ -128,7 +131,22 @@ impl Metrics {
         registry.register(Box::new(engine.clone()))?;
         registry.register(Box::new(level_files.clone()))?;
         registry.register(Box::new(level_bytes.clone()))?;
+        let auth_failures_vec = IntCounterVec::new(
+            Opts::new(
+                "kvstore_auth_failures_total",
+                "Requests refused by authentication: missing or invalid token (401), \
+                 read-only token on a write or admin route (403)",
+            ),
+            &["reason"],
+        )?;
         registry.register(Box::new(poisoned.clone()))?;
+        registry.register(Box::new(auth_failures_vec.clone()))?;
+        // Resolved now, so that every reason is exported as 0 before its first refusal (an
+        // alert on its rate then has a series to start from).
+        let auth_failures = AuthFailure::ALL
+            .iter()
+            .map(|f| auth_failures_vec.get_metric_with_label_values(&[f.label()]))
+            .collect::<Result<Vec<_>, _>>()?;
         let latency_by_route = ROUTES
             .iter()
             .map(|r| latency.get_metric_with_label_values(&[r]))
@@ -142,7 +160,15 @@ impl Metrics {
             level_files,
             level_bytes,
             poisoned,
+            auth_failures,
         })
+    }
+
+    /// Counts one request refused by `crate::auth`.
+    pub fn auth_failure(&self, failure: AuthFailure) {
+        if let Some(i) = AuthFailure::ALL.iter().position(|f| *f == failure) {
+            self.auth_failures[i].inc();
+        }
     }
 
     /// Records one finished request.
@@ -262,6 +288,8 @@ mod tests {
         m.observe("/get/x", "GET", 404, std::time::Duration::from_millis(1));
         m.observe("/get/y", "GET", 404, std::time::Duration::from_millis(1));
         m.observe("/set", "PATCH", 405, std::time::Duration::from_millis(1));
+        m.auth_failure(AuthFailure::Invalid);
+        m.auth_failure(AuthFailure::Invalid);
         m.set_engine(&DbStats {
             wal_syncs: 3,
             levels: vec![Default::default(); 2],
@@ -275,5 +303,8 @@ mod tests {
         assert!(text.contains(r#"kvstore_http_request_duration_seconds_count{route="get"} 2"#));
         assert!(text.contains(r#"kvstore_engine{stat="wal_syncs"} 3"#));
         assert!(text.contains(r#"kvstore_level_files{level="1"} 0"#));
+        assert!(text.contains(r#"kvstore_auth_failures_total{reason="invalid"} 2"#));
+        assert!(text.contains(r#"kvstore_auth_failures_total{reason="missing"} 0"#));
+        assert!(text.contains(r#"kvstore_auth_failures_total{reason="forbidden"} 0"#));
     }
 }

@@ -69,8 +69,9 @@ pub fn document() -> Value {
         "info": {
             "title": "KVStore HTTP API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "A persistent key-value store with full-text and semantic search. Every error is {\"error\": \"...\"}."
+            "description": "A persistent key-value store with full-text and semantic search. Every error is {\"error\": \"...\"}. A node started with --auth-token-file needs bearerAuth on every operation but the three marked with an empty security list (docs/security.md): 401 without a token it accepts, 403 for the read-only token on anything but reads."
         },
+        "security": [{ "bearerAuth": [] }],
         "paths": {
             "/get/{key}": { "get": {
                 "summary": "Read a key",
@@ -126,6 +127,7 @@ pub fn document() -> Value {
                 "responses": with(std_errors(&[("400", "limit out of range")]), ok(json!({ "$ref": "#/components/schemas/ScanPage" })))
             }},
             "/health": { "get": {
+                "security": [],
                 "summary": "Liveness and write-readiness",
                 "responses": {
                     "200": ok(json!({ "type": "object", "properties": { "status": { "type": "string" }, "node_id": { "type": "string" }, "mode": { "type": "string" }, "role": { "type": "string" } } })),
@@ -185,15 +187,22 @@ pub fn document() -> Value {
                 "responses": { "200": ok(json!({ "type": "object" })) }
             }},
             "/metrics": { "get": {
+                "security": [{}, { "bearerAuth": [] }],
                 "summary": "Prometheus text exposition",
                 "responses": { "200": { "description": "OK", "content": { "text/plain": { "schema": { "type": "string" } } } } }
             }},
             "/openapi.json": { "get": {
+                "security": [],
                 "summary": "This document",
                 "responses": { "200": ok(json!({ "type": "object" })) }
             }}
         },
-        "components": { "schemas": {
+        "components": {
+          "securitySchemes": {
+            "bearerAuth": { "type": "http", "scheme": "bearer",
+              "description": "The token of --auth-token-file (everything) or of --read-token-file (GET /get, /scan, /search, /cluster/status; GET and POST /semantic_search). Not needed when the node runs without --auth-token-file. /metrics needs it under --metrics-auth." }
+          },
+          "schemas": {
             "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "string" } } },
             "Ok": { "type": "object", "properties": { "ok": { "type": "boolean" } } },
             "KeyValue": { "type": "object", "properties": { "key": { "type": "string" }, "value": { "type": "string" } } },

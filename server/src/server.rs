@@ -7,6 +7,7 @@
 //! engine. A kill -9 at any point loses nothing acknowledged, because acknowledgement waits for
 //! the fsync (and checkpoints a killed node left are removed at the next start).
 
+use crate::auth::Authenticator;
 use crate::checkpoints::{CheckpointStore, CHECKPOINTS_DIR};
 use crate::config::{Mode, ServerConfig};
 use crate::error::ServerError;
@@ -38,6 +39,20 @@ impl Server {
             return Err(ServerError::Config(
                 "debug-fail probability must be within 0..=1".into(),
             ));
+        }
+        if config.auth.enabled() {
+            tracing::info!(
+                read_only_token = config.auth.has_read_token(),
+                metrics_auth = config.auth.metrics_auth(),
+                "authentication on: requests need a bearer token"
+            );
+            for flag in config.auth.short_tokens() {
+                tracing::warn!(
+                    flag,
+                    "token shorter than {} bytes: easy to guess; use a long random one",
+                    crate::auth::MIN_RECOMMENDED_TOKEN_BYTES
+                );
+            }
         }
         let dir = config.data_dir.clone();
         let engine_opts = config.engine.clone();
@@ -87,6 +102,7 @@ impl Server {
             limits: config.limits,
             metrics: Arc::new(metrics),
             checkpoints: Arc::new(checkpoints),
+            auth: Arc::new(Authenticator::new(config.auth.clone())),
         });
         Ok(Server {
             listener,

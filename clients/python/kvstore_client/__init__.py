@@ -8,6 +8,13 @@
 Every error answer of the server raises :class:`KVStoreError`, carrying the HTTP ``status`` and
 the server's ``message`` (the ``"error"`` field of its JSON body). Connection failures raise
 ``requests`` exceptions unchanged.
+
+A node started with ``--auth-token-file`` needs a bearer token (docs/security.md):
+
+    c = KVStoreClient(host="localhost", port=5000, token=open("/etc/kvstore/token").read())
+
+A missing or wrong token raises ``KVStoreError`` with status 401; the read-only token
+(``--read-token-file``) raises it with status 403 on writes and admin calls.
 """
 
 from urllib.parse import quote
@@ -27,12 +34,24 @@ class KVStoreError(Exception):
 
 
 class KVStoreClient:
-    """A client for one KVStore node. Keeps one HTTP session (connection reuse)."""
+    """A client for one KVStore node. Keeps one HTTP session (connection reuse).
 
-    def __init__(self, host="localhost", port=5000, timeout=30.0):
+    ``token``: sent as ``Authorization: Bearer <token>`` with every request when given
+    (surrounding whitespace, such as a token file's newline, is removed). It is kept only in
+    the session's headers, not as an attribute, and never appears in ``repr`` or errors.
+    """
+
+    def __init__(self, host="localhost", port=5000, timeout=30.0, token=None):
         self.base_url = f"http://{host}:{port}"
         self.timeout = timeout
         self._session = requests.Session()
+        if token is not None:
+            token = token.strip()
+            # The server's rule: visible ASCII, no spaces. Refused here rather than sent and
+            # answered 401; the message does not repeat the token.
+            if not token or not all("!" <= ch <= "~" for ch in token):
+                raise ValueError("token must be non-empty visible ASCII without spaces")
+            self._session.headers["Authorization"] = f"Bearer {token}"
 
     def close(self):
         self._session.close()

@@ -95,8 +95,7 @@ pub fn run_backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
 
 async fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let client =
-        Client::new(&args.conn.url).with_context(|| format!("bad --url {}", args.conn.url))?;
+    let client = args.conn.client()?;
     let path = args.path;
     let created = prepare_empty_dir(&path)?;
     let info = match client.checkpoint_create().await {

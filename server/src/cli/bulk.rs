@@ -5,7 +5,6 @@ use super::Conn;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use kvstore_client::Client;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -83,8 +82,7 @@ pub fn run(args: BulkArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;
-    let client =
-        Client::new(&args.conn.url).with_context(|| format!("bad --url {}", args.conn.url))?;
+    let client = args.conn.client()?;
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     if let Ok(style) =
         ProgressStyle::with_template("{spinner} {pos} pairs written ({per_sec}) {elapsed}")

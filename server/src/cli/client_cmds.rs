@@ -7,7 +7,7 @@ use serde_json::json;
 use std::process::ExitCode;
 
 fn client(conn: &Conn) -> anyhow::Result<Client> {
-    Client::new(&conn.url).with_context(|| format!("bad --url {}", conn.url))
+    conn.client()
 }
 
 fn print_json(v: &serde_json::Value) {

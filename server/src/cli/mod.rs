@@ -92,15 +92,55 @@ enum Command {
     Restore(backup::RestoreArgs),
 }
 
-/// Where the server is and how to print.
+/// Where the server is, how to authenticate, and how to print.
 #[derive(Args, Debug, Clone)]
 pub struct Conn {
     /// Base URL of the server.
     #[arg(long, env = "KVSTORE_URL", default_value = "http://127.0.0.1:5000")]
     pub url: String,
+    /// File holding the bearer token to send (the node's --auth-token-file, or its
+    /// --read-token-file for reads). Without it, the token in $KVSTORE_TOKEN, if set. There is
+    /// no --token flag: a command line is visible to every user of the machine.
+    #[arg(long, env = "KVSTORE_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
     /// Print JSON (for scripts) instead of human-readable text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The environment variable holding a token itself (`Conn::token_file` wins over it).
+const TOKEN_ENV: &str = "KVSTORE_TOKEN";
+
+impl Conn {
+    /// A client for `--url`, sending the token of `--token-file`, `$KVSTORE_TOKEN_FILE` or
+    /// `$KVSTORE_TOKEN` (in that order) when one is given. An unreadable or empty token file,
+    /// or an empty `$KVSTORE_TOKEN`, is an error rather than a request without a token.
+    pub fn client(&self) -> anyhow::Result<kvstore_client::Client> {
+        use anyhow::{anyhow, Context};
+        use kvstore_server::auth::Token;
+        let token = match &self.token_file {
+            Some(path) => Some(Token::from_file(path).map_err(|e| {
+                anyhow!(
+                    "--token-file (or KVSTORE_TOKEN_FILE) {}: the token file {e}",
+                    path.display()
+                )
+            })?),
+            None => match std::env::var(TOKEN_ENV) {
+                Ok(text) => Some(Token::new(&text).map_err(|e| anyhow!("{TOKEN_ENV} {e}"))?),
+                Err(std::env::VarError::NotPresent) => None,
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    anyhow::bail!("{TOKEN_ENV} is not valid UTF-8")
+                }
+            },
+        };
+        let mut builder = kvstore_client::Client::builder(&self.url);
+        if let Some(t) = token {
+            builder = builder.bearer_token(t.expose_secret());
+        }
+        builder
+            .build()
+            .with_context(|| format!("bad --url {}", self.url))
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -137,6 +177,19 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes (bounds /bulk_set).
     #[arg(long, default_value_t = kvstore_server::config::DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
+    /// File holding the token every request but /health, /openapi.json and /metrics must carry
+    /// as `Authorization: Bearer <token>` (surrounding whitespace removed). Without it, the
+    /// node asks for no token. An empty or unreadable file stops the start-up.
+    #[arg(long, env = "KVSTORE_AUTH_TOKEN_FILE", value_name = "FILE")]
+    auth_token_file: Option<PathBuf>,
+    /// File holding a second token that may only read and search (/get, /scan, /search,
+    /// /semantic_search, /cluster/status); writes and admin calls with it get 403. Needs
+    /// --auth-token-file.
+    #[arg(long, env = "KVSTORE_READ_TOKEN_FILE", value_name = "FILE")]
+    read_token_file: Option<PathBuf>,
+    /// Make /metrics need a token too (either one). Needs --auth-token-file.
+    #[arg(long)]
+    metrics_auth: bool,
     /// Probability that a write sent with debug_fail=true fails on purpose (testing aid).
     #[arg(long, default_value_t = kvstore_server::config::DEFAULT_DEBUG_FAIL_PROBABILITY, hide = true)]
     debug_fail_probability: f64,

@@ -2,6 +2,7 @@
 
 use super::{ModeArg, ServeArgs};
 use anyhow::Context;
+use kvstore_server::auth::{load_token_file, AuthConfig};
 use kvstore_server::{Limits, Mode, Server, ServerConfig};
 use std::io::Write;
 use std::process::ExitCode;
@@ -23,6 +24,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if mode != Mode::Standalone {
         anyhow::bail!("mode {mode} is not yet supported; start the node with --mode standalone");
     }
+    let auth = auth_config(&args)?;
     let config = ServerConfig {
         host: args.host,
         port: args.port_arg.or(args.port).unwrap_or(5000),
@@ -35,6 +37,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             ..Limits::default()
         },
         debug_fail_probability: args.debug_fail_probability,
+        auth,
         ..ServerConfig::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -56,4 +59,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The tokens of `--auth-token-file` and `--read-token-file`, read once at start-up (a changed
+/// file takes effect at the next start: `docs/security.md`).
+fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
+    let load = |flag, path: &Option<std::path::PathBuf>| {
+        path.as_deref()
+            .map(|p| load_token_file(flag, p))
+            .transpose()
+    };
+    let full = load("--auth-token-file", &args.auth_token_file)?;
+    let read = load("--read-token-file", &args.read_token_file)?;
+    Ok(AuthConfig::new(full, read, args.metrics_auth)?)
 }

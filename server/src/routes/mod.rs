@@ -3,11 +3,15 @@
 //! Every route matches its path before its method, so an unknown path is 404 and a known path
 //! with the wrong method is 405. Handlers return finished responses; only routing failures
 //! become warp rejections, and [`recover`] renders those as `{"error": ...}` too.
+//!
+//! Every request meets [`crate::auth::gate`] before any route: with auth on, a request without
+//! the token its route needs is refused (401/403) before its body is read or a handler runs.
 
 mod admin_checkpoint;
 mod handlers;
 pub mod input;
 
+use crate::auth::{AuthRejection, Authenticator};
 use crate::checkpoints::CheckpointStore;
 use crate::config::Limits;
 use crate::error::{error_response, ApiError};
@@ -28,6 +32,8 @@ pub struct State {
     pub metrics: Arc<Metrics>,
     /// Checkpoints made for download (`/admin/checkpoint`).
     pub checkpoints: Arc<CheckpointStore>,
+    /// Which requests may pass (`--auth-token-file`...); consulted by the gate only.
+    pub auth: Arc<Authenticator>,
 }
 
 type Route = BoxedFilter<(Response,)>;
@@ -178,7 +184,10 @@ pub fn routes(
         );
     });
 
-    get.or(set)
+    let gate = crate::auth::gate(Arc::clone(&state.auth), Arc::clone(&state.metrics));
+
+    let api = get
+        .or(set)
         .unify()
         .or(delete)
         .unify()
@@ -211,15 +220,17 @@ pub fn routes(
         .or(openapi)
         .unify()
         .or(checkpoint)
-        .unify()
-        .recover(recover)
-        .unify()
-        .with(log)
+        .unify();
+
+    gate.and(api).recover(recover).unify().with(log)
 }
 
 /// Renders a routing failure as `{"error": ...}` with its status.
 async fn recover(r: Rejection) -> Result<Response, Infallible> {
     use warp::reject;
+    if let Some(AuthRejection(failure)) = r.find() {
+        return Ok(failure.to_api_error().into_response());
+    }
     let (status, msg) = if r.is_not_found() {
         (StatusCode::NOT_FOUND, "no such route".to_string())
     } else if r.find::<reject::MethodNotAllowed>().is_some() {

@@ -22,6 +22,12 @@ pub struct TestServer {
 
 /// Starts `kvstore serve --port 0 --data-dir <data_dir> <extra...>` and waits until healthy.
 pub async fn start(data_dir: &Path, extra: &[&str]) -> TestServer {
+    start_with_env(data_dir, extra, &[]).await
+}
+
+/// [`start`] with environment variables set for the server (after `RUST_LOG=warn`, so a
+/// `RUST_LOG` here wins).
+pub async fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> TestServer {
     let stderr_path = data_dir.with_extension(format!("stderr-{}.log", unique()));
     let stderr = std::fs::File::create(&stderr_path).expect("create stderr log");
     let mut child = Command::new(BIN)
@@ -32,6 +38,10 @@ pub async fn start(data_dir: &Path, extra: &[&str]) -> TestServer {
         .arg(data_dir)
         .args(extra)
         .env("RUST_LOG", "warn")
+        // A developer's own settings must not turn authentication on under every test.
+        .env_remove("KVSTORE_AUTH_TOKEN_FILE")
+        .env_remove("KVSTORE_READ_TOKEN_FILE")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr)
