@@ -13,8 +13,8 @@ pub const DEFAULT_DEBUG_FAIL_PROBABILITY: f64 = 0.01;
 /// Default idle time after which a checkpoint made for download is removed.
 pub const DEFAULT_CHECKPOINT_TTL: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
-/// How a node takes part in a cluster. Only `Standalone` is implemented; the others are refused
-/// at start-up with [`crate::ServerError::UnsupportedMode`].
+/// How a node takes part in a cluster. `Masterless` is not implemented yet: it is refused at
+/// start-up with [`crate::ServerError::UnsupportedMode`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     Standalone,
@@ -81,6 +81,8 @@ pub struct ServerConfig {
     /// A checkpoint made for download (`/admin/checkpoint`) that no request names for this long
     /// is removed (`crate::checkpoints`).
     pub checkpoint_ttl: std::time::Duration,
+    /// The URL other nodes reach this one at (raft mode); default `http://<bound address>`.
+    pub advertise_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -96,6 +98,7 @@ impl Default for ServerConfig {
             shutdown_grace: std::time::Duration::from_secs(30),
             engine: kvstore_engine::Options::default(),
             checkpoint_ttl: DEFAULT_CHECKPOINT_TTL,
+            advertise_url: None,
         }
     }
 }

@@ -20,8 +20,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ModeArg::Raft => Mode::Raft,
         ModeArg::Masterless => Mode::Masterless,
     };
-    if mode != Mode::Standalone {
-        anyhow::bail!("mode {mode} is not yet supported; start the node with --mode standalone");
+    if mode == Mode::Masterless {
+        anyhow::bail!(
+            "mode {mode} is not yet supported; start the node with --mode standalone or --mode raft"
+        );
     }
     let config = ServerConfig {
         host: args.host,
@@ -35,6 +37,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             ..Limits::default()
         },
         debug_fail_probability: args.debug_fail_probability,
+        advertise_url: args.advertise_url,
         ..ServerConfig::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
