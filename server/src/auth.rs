@@ -208,6 +208,12 @@ impl AuthConfig {
         })
     }
 
+    /// The token a cluster node presents to its peers: the full token, which every member is
+    /// started with (peer traffic moves data and membership, so it needs full access).
+    pub fn peer_token(&self) -> Option<&Token> {
+        self.full.as_ref()
+    }
+
     /// Whether requests are checked at all.
     pub fn enabled(&self) -> bool {
         self.full.is_some()

@@ -14,8 +14,8 @@ pub const DEFAULT_DEBUG_FAIL_PROBABILITY: f64 = 0.01;
 /// Default idle time after which a checkpoint made for download is removed.
 pub const DEFAULT_CHECKPOINT_TTL: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
-/// How a node takes part in a cluster. Only `Standalone` is implemented; the others are refused
-/// at start-up with [`crate::ServerError::UnsupportedMode`].
+/// How a node takes part in a cluster. `Masterless` is not implemented yet: it is refused at
+/// start-up with [`crate::ServerError::UnsupportedMode`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     Standalone,
@@ -84,6 +84,8 @@ pub struct ServerConfig {
     pub checkpoint_ttl: std::time::Duration,
     /// Which bearer tokens requests need (`crate::auth`); off by default.
     pub auth: AuthConfig,
+    /// The URL other nodes reach this one at (raft mode); default `http://<bound address>`.
+    pub advertise_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -100,6 +102,7 @@ impl Default for ServerConfig {
             engine: kvstore_engine::Options::default(),
             checkpoint_ttl: DEFAULT_CHECKPOINT_TTL,
             auth: AuthConfig::off(),
+            advertise_url: None,
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::checkpoints::{CheckpointStore, CHECKPOINTS_DIR};
 use crate::config::{Mode, ServerConfig};
 use crate::error::ServerError;
 use crate::metrics::Metrics;
+use crate::node::raft::{RaftNode, RaftSettings};
 use crate::node::{FailureInjector, Node, StandaloneNode};
 use crate::routes::{routes, State};
 use std::future::Future;
@@ -29,10 +30,62 @@ pub struct Server {
     config: ServerConfig,
 }
 
+/// Opens the document store of a standalone node in `config.data_dir`.
+async fn open_indexer(config: &ServerConfig) -> Result<kvstore_search::Indexer, ServerError> {
+    let dir = config.data_dir.clone();
+    let engine_opts = config.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let path = dir.display().to_string();
+        engine_opts
+            .fs
+            .create_dir_all(&dir)
+            .map_err(|e| ServerError::OpenDb {
+                path: path.clone(),
+                source: e.into(),
+            })?;
+        let db = kvstore_engine::Db::open(&dir, engine_opts)
+            .map_err(|source| ServerError::OpenDb { path, source })?;
+        Ok::<_, ServerError>(kvstore_search::Indexer::open(
+            db,
+            kvstore_search::SearchOptions::default(),
+        )?)
+    })
+    .await
+    .map_err(|e| ServerError::Config(format!("open task failed: {e}")))?
+}
+
+/// Starts a Raft node; peers reach it at `--advertise-url`, else at the bound address.
+async fn start_raft(
+    config: &ServerConfig,
+    bound: SocketAddr,
+    fail: FailureInjector,
+) -> Result<RaftNode, ServerError> {
+    let url = match &config.advertise_url {
+        Some(u) => u.clone(),
+        None if bound.ip().is_unspecified() => format!("http://127.0.0.1:{}", bound.port()),
+        None => format!("http://{bound}"),
+    };
+    RaftNode::start(
+        RaftSettings {
+            name: config.node_id.clone(),
+            url,
+            data_dir: config.data_dir.clone(),
+            search: kvstore_search::SearchOptions::default(),
+            peer_token: config
+                .auth
+                .peer_token()
+                .map(|t| t.expose_secret().to_string()),
+        },
+        fail,
+    )
+    .await
+    .map_err(|e| ServerError::Config(format!("raft mode: {e}")))
+}
+
 impl Server {
     /// Opens the database and indexes under `config.data_dir` and binds `host:port`.
     pub async fn bind(config: ServerConfig) -> Result<Server, ServerError> {
-        if config.mode != Mode::Standalone {
+        if config.mode == Mode::Masterless {
             return Err(ServerError::UnsupportedMode(config.mode.to_string()));
         }
         if !(0.0..=1.0).contains(&config.debug_fail_probability) {
@@ -54,35 +107,6 @@ impl Server {
                 );
             }
         }
-        let dir = config.data_dir.clone();
-        let engine_opts = config.engine.clone();
-        let indexer = tokio::task::spawn_blocking(move || {
-            let path = dir.display().to_string();
-            engine_opts
-                .fs
-                .create_dir_all(&dir)
-                .map_err(|e| ServerError::OpenDb {
-                    path: path.clone(),
-                    source: e.into(),
-                })?;
-            let db = kvstore_engine::Db::open(&dir, engine_opts)
-                .map_err(|source| ServerError::OpenDb { path, source })?;
-            Ok::<_, ServerError>(kvstore_search::Indexer::open(
-                db,
-                kvstore_search::SearchOptions::default(),
-            )?)
-        })
-        .await
-        .map_err(|e| ServerError::Config(format!("open task failed: {e}")))??;
-
-        let node: Arc<dyn Node> = Arc::new(
-            StandaloneNode::new(
-                indexer,
-                config.node_id.clone(),
-                FailureInjector::new(config.debug_fail_probability),
-            )
-            .map_err(|e| ServerError::Config(format!("cannot start the write queue: {e}")))?,
-        );
         let addr = format!("{}:{}", config.host, config.port);
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
@@ -93,6 +117,16 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .map_err(|source| ServerError::Bind { addr, source })?;
+        let fail = FailureInjector::new(config.debug_fail_probability);
+        let node: Arc<dyn Node> = match config.mode {
+            Mode::Raft => Arc::new(start_raft(&config, local_addr, fail).await?),
+            _ => Arc::new(
+                StandaloneNode::new(open_indexer(&config).await?, config.node_id.clone(), fail)
+                    .map_err(|e| {
+                        ServerError::Config(format!("cannot start the write queue: {e}"))
+                    })?,
+            ),
+        };
         let metrics = Metrics::new().map_err(|e| ServerError::Config(format!("metrics: {e}")))?;
         let checkpoints =
             CheckpointStore::new(config.data_dir.join(CHECKPOINTS_DIR), config.checkpoint_ttl);

@@ -266,3 +266,50 @@ async fn damaged_table_serves_other_keys_answers_500_and_health_reports_it() {
     assert_eq!(s.set("new", "write").await.0, 200);
     s.stop().await;
 }
+
+/// A read that blocks in the file system (a page the disk must fetch) holds only its own
+/// request: with one runtime worker, two reads blocked on the disk wait side by side, and
+/// `/health` answers meanwhile. (A read run inline on the worker stalls every connection
+/// behind it: the two reads would take twice as long.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_read_blocked_on_the_disk_does_not_stall_other_requests() {
+    let fs = FaultFs::new();
+    let s = start(&fs).await;
+    assert_eq!(s.set("slow", "value").await.0, 200);
+    let r = s.http.post(format!("{}/admin/flush", s.url)).send().await;
+    assert_eq!(r.unwrap().status().as_u16(), 200);
+
+    let delay = Duration::from_millis(1500);
+    fs.set_read_delay(delay);
+    let started = Instant::now();
+    let slow = |http: reqwest::Client, url: String| async move {
+        let r = http.get(format!("{url}/get/slow")).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    };
+    let a = tokio::spawn(slow(s.http.clone(), s.url.clone()));
+    let b = tokio::spawn(slow(s.http.clone(), s.url.clone()));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, body) = s.get("/health").await;
+    let health_took = started.elapsed();
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    let both_took = started.elapsed();
+    fs.set_read_delay(Duration::ZERO);
+    assert_eq!(status, 200, "{body}");
+    for (status, body) in [a, b] {
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("value"), "{body}");
+    }
+    assert!(
+        both_took >= delay,
+        "the reads did not go to the slow file ({both_took:?})"
+    );
+    assert!(
+        both_took < delay * 2 - delay / 4,
+        "two reads blocked on the disk took {both_took:?}: one waited for the other"
+    );
+    assert!(
+        health_took < delay,
+        "/health waited {health_took:?} behind reads blocked in the file system"
+    );
+    s.stop().await;
+}

@@ -26,7 +26,9 @@ use std::collections::BinaryHeap;
 pub struct HnswParams {
     /// Neighbours per node on upper layers (2·m on layer 0). Default 16.
     pub m: usize,
-    /// Candidate list size while inserting. Default 128.
+    /// Candidate list size while inserting. Default 64 (as pgvector): on real 64-d vectors it
+    /// builds about 1.7× faster than 128 for the same recall within 0.002 (docs/search.md), and
+    /// under a sustained write load linking is the largest CPU cost of a document.
     pub ef_construction: usize,
     /// Candidate list size while searching (at least k is used). Default 128.
     pub ef_search: usize,
@@ -38,7 +40,7 @@ impl Default for HnswParams {
     fn default() -> Self {
         HnswParams {
             m: 16,
-            ef_construction: 128,
+            ef_construction: 64,
             ef_search: 128,
             seed: 0x5eed_cafe_f00d_d00d,
         }

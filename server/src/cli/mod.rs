@@ -168,9 +168,13 @@ pub struct ServeArgs {
     /// This node's id.
     #[arg(long, env = "KVSTORE_NODE_ID", default_value = "node1")]
     node_id: String,
-    /// Cluster mode (only standalone is implemented yet).
-    #[arg(long, value_enum, default_value = "standalone")]
+    /// Cluster mode: standalone, or raft (primary/secondary with leader election; masterless
+    /// is not implemented yet).
+    #[arg(long, env = "KVSTORE_MODE", value_enum, default_value = "standalone")]
     mode: ModeArg,
+    /// The URL other nodes reach this one at (raft mode); default http://HOST:PORT as bound.
+    #[arg(long, env = "KVSTORE_ADVERTISE_URL")]
+    advertise_url: Option<String>,
     /// Largest value accepted, in bytes.
     #[arg(long, default_value_t = kvstore_server::config::DEFAULT_MAX_VALUE_BYTES)]
     max_value_bytes: usize,

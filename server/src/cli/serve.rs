@@ -21,8 +21,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ModeArg::Raft => Mode::Raft,
         ModeArg::Masterless => Mode::Masterless,
     };
-    if mode != Mode::Standalone {
-        anyhow::bail!("mode {mode} is not yet supported; start the node with --mode standalone");
+    if mode == Mode::Masterless {
+        anyhow::bail!(
+            "mode {mode} is not yet supported; start the node with --mode standalone or --mode raft"
+        );
     }
     let auth = auth_config(&args)?;
     let config = ServerConfig {
@@ -38,6 +40,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
         debug_fail_probability: args.debug_fail_probability,
         auth,
+        advertise_url: args.advertise_url,
         ..ServerConfig::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -4,13 +4,15 @@
 //! A mode decides where a write goes and how a read is served. Implementations:
 //! - [`StandaloneNode`]: one process, writes through `kvstore_search::Indexer` into the local
 //!   engine; concurrent plain `/set`s share one batch and fsync (`group_commit`).
-//! - raft and masterless: not yet built (`--mode raft|masterless` is refused at start-up).
+//! - [`raft::RaftNode`]: the same store replicated by openraft; writes go through the leader.
+//! - masterless: not yet built (`--mode masterless` is refused at start-up).
 //!
 //! # To ensure correctness, an implementation must
 //! 1. answer `Ok` to a write only once it is durable (survives kill -9 and power loss);
 //! 2. apply a write — a document with every index change it causes, or a whole bulk — all or
 //!    nothing, so a failure (real or injected by `debug_fail`) never leaves half of it;
-//! 3. never block the async runtime: engine calls go to blocking threads;
+//! 3. never block the async runtime: engine calls go to blocking threads (`spawn_blocking`),
+//!    or, for a point read, run under `block_in_place`;
 //! 4. map every failure to an [`ApiError`], never panic on client input;
 //! 5. make a checkpoint a copy of the whole node (data and every index) as of one point of its
 //!    history — every write acknowledged before the call, none it never applied — while it
@@ -19,7 +21,7 @@
 mod fail;
 mod group_commit;
 pub mod raft;
-mod standalone;
+pub(crate) mod standalone;
 
 pub use fail::{FailPoint, FailureInjector};
 pub use standalone::StandaloneNode;
@@ -93,13 +95,26 @@ pub struct ClusterStatus {
     pub node_id: String,
     pub mode: String,
     pub role: String,
+    /// What the mode adds (term, leader, members, ...), at the top level of the JSON.
+    #[serde(flatten)]
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+/// How fresh a read must be (`?consistency=`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Consistency {
+    /// Reflects every write acknowledged before the read began (default).
+    #[default]
+    Linearizable,
+    /// Whatever this node's replica holds now: no round trip, possibly behind.
+    Stale,
 }
 
 /// A node of any mode. `Send + Sync`: one instance serves every request concurrently.
 #[async_trait]
 pub trait Node: Send + Sync + 'static {
     /// The value under `key`, `None` when absent.
-    async fn get(&self, key: String) -> Result<Option<String>, ApiError>;
+    async fn get(&self, key: String, consistency: Consistency) -> Result<Option<String>, ApiError>;
     /// Stores a document durably (and its index entries, atomically).
     async fn set(&self, req: SetRequest) -> Result<(), ApiError>;
     /// Deletes `key`; `false` when it was absent.
@@ -123,8 +138,8 @@ pub trait Node: Send + Sync + 'static {
     /// serves but has met damaged data.
     async fn health(&self) -> Result<Health, ApiError>;
     fn status(&self) -> ClusterStatus;
-    /// Adds a node to the cluster (`/cluster/join`).
-    async fn join(&self, node_id: String, address: String) -> Result<serde_json::Value, ApiError>;
+    /// Adds nodes (name, URL) to the cluster (`/cluster/join`).
+    async fn join(&self, peers: Vec<(String, String)>) -> Result<serde_json::Value, ApiError>;
     /// Makes this node the primary (`/become_primary`).
     async fn become_primary(&self) -> Result<serde_json::Value, ApiError>;
     /// Flushes memtables to SSTables and waits.
@@ -135,6 +150,13 @@ pub trait Node: Send + Sync + 'static {
     /// Writes a consistent, openable copy of the node's database into `dir` (created; must not
     /// hold anything) while reads and writes go on (`/admin/checkpoint`, `docs/backup.md`).
     async fn checkpoint(&self, dir: PathBuf) -> Result<kvstore_engine::Checkpoint, ApiError>;
+    /// Serves a request from another node of the cluster (`POST /raft/<rpc>`); the answer is
+    /// the response body. Modes without peers have none.
+    async fn peer(&self, rpc: String, _body: bytes::Bytes) -> Result<Vec<u8>, ApiError> {
+        Err(ApiError::NotFound(format!(
+            "no peer endpoint {rpc:?}: this node is not in a cluster mode"
+        )))
+    }
     /// Releases the engine; called once, after the last request finished.
     async fn close(&self) -> Result<(), kvstore_engine::Error>;
 }

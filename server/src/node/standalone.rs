@@ -3,8 +3,8 @@
 
 use super::group_commit::WriteQueue;
 use super::{
-    ClusterStatus, FailPoint, FailureInjector, Health, KeyValue, Node, ScanPage, ScanRequest,
-    SearchHit, SemanticQuery, SetRequest,
+    ClusterStatus, Consistency, FailPoint, FailureInjector, Health, KeyValue, Node, ScanPage,
+    ScanRequest, SearchHit, SemanticQuery, SetRequest,
 };
 use crate::error::ApiError;
 use async_trait::async_trait;
@@ -79,11 +79,25 @@ impl StandaloneNode {
     }
 }
 
-fn utf8(bytes: Vec<u8>) -> String {
+/// Runs a point read on the current thread, telling the runtime first that the thread may
+/// block. A read can block: a table's page may be out of memory (the tables are mapped, and a
+/// node holds more data than RAM), and a runtime worker stuck in a page fault stalls every
+/// connection it serves. `block_in_place` hands the worker's other tasks to another thread
+/// and keeps this request here — no thread handoff for the read itself, which is what made
+/// `spawn_blocking` cost half of GET's throughput. A current-thread runtime (tests) cannot
+/// hand its tasks over, so there the read runs on a blocking thread.
+pub(crate) fn read_in_place<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+pub(crate) fn utf8(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn hits(hits: Vec<Hit>) -> Vec<SearchHit> {
+pub(crate) fn hits(hits: Vec<Hit>) -> Vec<SearchHit> {
     hits.into_iter()
         .map(|h| SearchHit {
             key: utf8(h.key),
@@ -91,6 +105,29 @@ fn hits(hits: Vec<Hit>) -> Vec<SearchHit> {
             snippet: h.snippet,
         })
         .collect()
+}
+
+/// One page of a key-ordered scan of `ix`'s documents.
+pub(crate) fn scan_page(ix: &Indexer, req: &ScanRequest) -> Result<ScanPage, ApiError> {
+    let limit = req.limit.max(1);
+    let prefix = req.prefix.clone().unwrap_or_default();
+    let mut items = Vec::with_capacity(limit.min(1024));
+    let mut next = None;
+    for entry in ix.db().scan(scan_bounds(req))? {
+        let (k, v) = entry?;
+        if !k.starts_with(prefix.as_bytes()) {
+            break;
+        }
+        if items.len() == limit {
+            next = Some(utf8(k));
+            break;
+        }
+        items.push(KeyValue {
+            key: utf8(k),
+            value: utf8(v),
+        });
+    }
+    Ok(ScanPage { items, next })
 }
 
 /// The engine range of a scan: from `max(start, prefix)` (inclusive) to `end` (exclusive).
@@ -111,12 +148,10 @@ fn scan_bounds(req: &ScanRequest) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
 
 #[async_trait]
 impl Node for StandaloneNode {
-    async fn get(&self, key: String) -> Result<Option<String>, ApiError> {
-        // Inline, not on a blocking thread: a point read never fsyncs or stalls; it reads the
-        // memtables and at most one block per SSTable level (block cache, else the page
-        // cache), microseconds — less than the two thread handoffs of `spawn_blocking`, which
-        // were most of a GET's cost.
-        Ok(self.indexer.db().get(key.as_bytes())?.map(utf8))
+    /// One replica: every read is linearizable.
+    async fn get(&self, key: String, _: Consistency) -> Result<Option<String>, ApiError> {
+        let db = self.indexer.db();
+        Ok(read_in_place(|| db.get(key.as_bytes()))?.map(utf8))
     }
 
     async fn set(&self, req: SetRequest) -> Result<(), ApiError> {
@@ -163,28 +198,7 @@ impl Node for StandaloneNode {
     }
 
     async fn scan(&self, req: ScanRequest) -> Result<ScanPage, ApiError> {
-        self.blocking(move |ix| {
-            let limit = req.limit.max(1);
-            let prefix = req.prefix.clone().unwrap_or_default();
-            let mut items = Vec::with_capacity(limit.min(1024));
-            let mut next = None;
-            for entry in ix.db().scan(scan_bounds(&req))? {
-                let (k, v) = entry?;
-                if !k.starts_with(prefix.as_bytes()) {
-                    break;
-                }
-                if items.len() == limit {
-                    next = Some(utf8(k));
-                    break;
-                }
-                items.push(KeyValue {
-                    key: utf8(k),
-                    value: utf8(v),
-                });
-            }
-            Ok(ScanPage { items, next })
-        })
-        .await
+        self.blocking(move |ix| scan_page(ix, &req)).await
     }
 
     async fn search(&self, query: String, k: usize) -> Result<Vec<SearchHit>, ApiError> {
@@ -230,20 +244,26 @@ impl Node for StandaloneNode {
             node_id: self.node_id.clone(),
             mode: "standalone".into(),
             role: "standalone".into(),
+            details: serde_json::Map::new(),
         }
     }
 
-    async fn join(&self, node_id: String, address: String) -> Result<serde_json::Value, ApiError> {
+    async fn join(&self, peers: Vec<(String, String)>) -> Result<serde_json::Value, ApiError> {
+        let named: Vec<String> = peers
+            .iter()
+            .map(|(n, a)| format!("{n:?} at {a:?}"))
+            .collect();
         Err(ApiError::Conflict(format!(
-            "cannot add node {node_id:?} at {address:?}: this node runs in standalone mode; \
-             cluster membership needs --mode raft or --mode masterless (not yet supported)"
+            "cannot add node {}: this node runs in standalone mode; cluster membership needs \
+             --mode raft (masterless is not yet supported)",
+            named.join(", ")
         )))
     }
 
     async fn become_primary(&self) -> Result<serde_json::Value, ApiError> {
         Err(ApiError::Conflict(
             "this node runs in standalone mode and has no primary/secondary roles; \
-             become_primary needs --mode raft (not yet supported)"
+             become_primary needs --mode raft"
                 .into(),
         ))
     }

@@ -7,7 +7,7 @@ use super::input::{
 };
 use super::State;
 use crate::error::{error_response, ApiError};
-use crate::node::{Health, ScanRequest, SemanticQuery};
+use crate::node::{Consistency, Health, ScanRequest, SemanticQuery};
 use bytes::Bytes;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -30,12 +30,24 @@ fn respond(r: Result<Value, ApiError>) -> Response {
     }
 }
 
-pub async fn get(state: Arc<State>, key: Result<String, ApiError>) -> Response {
+/// `?consistency=linearizable|stale` (default linearizable).
+fn consistency(q: &[(String, String)]) -> Result<Consistency, ApiError> {
+    match query_get(q, "consistency") {
+        None | Some("linearizable") => Ok(Consistency::Linearizable),
+        Some("stale") => Ok(Consistency::Stale),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "consistency must be \"linearizable\" or \"stale\", got {other:?}"
+        ))),
+    }
+}
+
+pub async fn get(state: Arc<State>, key: Result<String, ApiError>, query: Query) -> Response {
     respond(
         async {
             let key = key?;
             check_key(&key, &state.limits)?;
-            match state.node.get(key.clone()).await? {
+            let consistency = consistency(&query?)?;
+            match state.node.get(key.clone(), consistency).await? {
                 Some(value) => Ok(json!({ "key": key, "value": value })),
                 None => Err(ApiError::NotFound(format!("key not found: {key}"))),
             }
@@ -198,16 +210,32 @@ pub async fn cluster_status(state: Arc<State>) -> Response {
     )
 }
 
-/// `POST /cluster/join` with `{"node_id", "address"}` (the seed's shape; `"addr"`, `"url"` and
-/// `"host"` + `"port"` are accepted as the address).
+/// `POST /cluster/join` with `{"peers": [{"node_id", "url"}, ...]}`, or one peer as
+/// `{"node_id", "address"}` (the seed's shape; `"addr"`, `"url"` and `"host"` + `"port"` are
+/// accepted as the address).
 pub async fn cluster_join(state: Arc<State>, body: Body) -> Response {
     respond(
         async {
-            let (node_id, address) = parse_cluster_join(&body?)?;
-            state.node.join(node_id, address).await
+            let peers = parse_cluster_join(&body?)?;
+            state.node.join(peers).await
         }
         .await,
     )
+}
+
+/// `POST /raft/<rpc>`: a message from another node (binary in, binary out).
+pub async fn peer(rpc: String, state: Arc<State>, body: Body) -> Response {
+    match async { state.node.peer(rpc, body?).await }.await {
+        Ok(bytes) => {
+            let mut r = Response::new(bytes.into());
+            r.headers_mut().insert(
+                warp::http::header::CONTENT_TYPE,
+                warp::http::HeaderValue::from_static("application/cbor"),
+            );
+            r
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 pub async fn become_primary(state: Arc<State>) -> Response {

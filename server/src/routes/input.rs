@@ -326,8 +326,26 @@ pub fn parse_semantic_post(body: &[u8]) -> Result<(SemanticQuery, usize), ApiErr
 
 /// The body of `POST /cluster/join`: `{"node_id", "address"}` (the seed's shape; `"addr"`,
 /// `"url"` and `"host"` + `"port"` are accepted as the address).
-pub fn parse_cluster_join(body: &[u8]) -> Result<(String, String), ApiError> {
+pub fn parse_cluster_join(body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
     let mut obj = json_object(body)?;
+    match obj.remove("peers") {
+        None => Ok(vec![one_peer(obj)?]),
+        Some(Value::Array(list)) if !list.is_empty() => list
+            .into_iter()
+            .map(|p| match p {
+                Value::Object(o) => one_peer(o),
+                other => Err(ApiError::BadRequest(format!(
+                    "each of \"peers\" must be an object with \"node_id\" and \"url\", got {other}"
+                ))),
+            })
+            .collect(),
+        Some(_) => Err(ApiError::BadRequest(
+            "\"peers\" must be a non-empty array of {\"node_id\", \"url\"}".into(),
+        )),
+    }
+}
+
+fn one_peer(mut obj: serde_json::Map<String, Value>) -> Result<(String, String), ApiError> {
     let node_id = string_field(&mut obj, "node_id")?;
     let address = ["address", "addr", "url"]
         .iter()
@@ -356,7 +374,7 @@ mod tests {
     #[test]
     fn cluster_join_takes_the_seed_shapes_and_refuses_empty_or_missing_fields() {
         let ok = |v: serde_json::Value| parse_cluster_join(v.to_string().as_bytes()).unwrap();
-        let want = ("n2".to_string(), "127.0.0.2:5000".to_string());
+        let want = vec![("n2".to_string(), "127.0.0.2:5000".to_string())];
         assert_eq!(
             ok(json!({"node_id": "n2", "address": "127.0.0.2:5000"})),
             want
@@ -367,6 +385,14 @@ mod tests {
             ok(json!({"node_id": "n2", "host": "127.0.0.2", "port": 5000})),
             want
         );
+        assert_eq!(
+            ok(json!({"peers": [{"node_id": "n2", "url": "127.0.0.2:5000"},
+                                {"node_id": "n3", "url": "http://127.0.0.3:5000"}]})),
+            vec![
+                ("n2".to_string(), "127.0.0.2:5000".to_string()),
+                ("n3".to_string(), "http://127.0.0.3:5000".to_string())
+            ]
+        );
         for bad in [
             json!({"address": "h:1"}),
             json!({"node_id": "n2"}),
@@ -375,6 +401,10 @@ mod tests {
             json!({"node_id": " ", "address": "h:1"}),
             json!({"node_id": 7, "address": "h:1"}),
             json!({"node_id": "n2", "host": "h"}),
+            json!({"peers": []}),
+            json!({"peers": "n2"}),
+            json!({"peers": [{"node_id": "n2", "url": "h:1"}, 3]}),
+            json!({"peers": [{"node_id": "n2"}]}),
         ] {
             let e = parse_cluster_join(bad.to_string().as_bytes()).unwrap_err();
             assert_eq!(e.status().as_u16(), 400, "{bad}");

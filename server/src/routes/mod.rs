@@ -44,6 +44,10 @@ fn with_state(
     warp::any().map(move || Arc::clone(&state))
 }
 
+/// Largest peer message accepted: a snapshot chunk (openraft's 3 MiB default) in CBOR, or a
+/// forwarded bulk write of up to the client body limit.
+const PEER_BODY_BYTES: usize = 64 * 1024 * 1024;
+
 /// The body, read up to the configured limit (413 past it).
 fn body(
     limit: usize,
@@ -78,8 +82,9 @@ pub fn routes(
     let get: Route = warp::path("get")
         .and(key_tail())
         .and(warp::get())
+        .and(query())
         .and(s())
-        .then(|key, st| handlers::get(st, key))
+        .then(|key, q, st| handlers::get(st, key, q))
         .boxed();
     let set: Route = warp::path!("set")
         .and(warp::post())
@@ -139,6 +144,13 @@ pub fn routes(
         .and(s())
         .and(body(limit))
         .then(handlers::cluster_join)
+        .boxed();
+    // Peer traffic of the cluster modes: its own limit (a snapshot chunk, a bulk's entry).
+    let peer: Route = warp::path!("raft" / String)
+        .and(warp::post())
+        .and(s())
+        .and(body(limit.max(PEER_BODY_BYTES)))
+        .then(handlers::peer)
         .boxed();
     let primary: Route = warp::path!("become_primary")
         .and(warp::post())
@@ -208,6 +220,8 @@ pub fn routes(
         .or(join)
         .unify()
         .or(primary)
+        .unify()
+        .or(peer)
         .unify()
         .or(flush)
         .unify()

@@ -26,6 +26,7 @@ use rand::Rng;
 use std::collections::{BTreeMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 #[derive(Debug, Default)]
@@ -58,6 +59,9 @@ struct State {
     capacity: Option<u64>,
     /// Count of syncs (file and directory) so far, for choosing crash points.
     syncs: u64,
+    /// Microseconds every read of an opened file sleeps first (a slow or paging disk); shared
+    /// with the readers, so a change applies to files already open.
+    read_delay_us: Arc<AtomicU64>,
 }
 
 #[derive(Debug)]
@@ -175,6 +179,13 @@ impl FaultFs {
     /// Appends fail with `StorageFull` once live files would exceed `bytes`.
     pub fn set_capacity(&self, bytes: Option<u64>) {
         self.state.lock().capacity = bytes;
+    }
+
+    /// Makes every file read sleep `delay` first (`Duration::ZERO` for none), as a disk that
+    /// has to fetch each page would: what blocks a reader's thread.
+    pub fn set_read_delay(&self, delay: std::time::Duration) {
+        let us = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+        self.state.lock().read_delay_us.store(us, Ordering::Relaxed);
     }
 
     /// Syncs performed so far (file and directory).
@@ -304,10 +315,15 @@ impl WritableFile for FaultWritable {
 
 struct FaultReadable {
     data: Vec<u8>,
+    delay_us: Arc<AtomicU64>,
 }
 
 impl RandomAccessFile for FaultReadable {
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let delay = self.delay_us.load(Ordering::Relaxed);
+        if delay > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(delay));
+        }
         let start = usize::try_from(offset).map_err(|_| io::Error::other("offset"))?;
         let end = start
             .checked_add(buf.len())
@@ -345,7 +361,10 @@ impl FileSystem for FaultFs {
         // A snapshot of the bytes: tables are immutable once written, and the WAL is only read
         // at recovery, so a copy behaves like the real file for every reader the engine has.
         let data = inode.lock().data.clone();
-        Ok(Arc::new(FaultReadable { data }))
+        Ok(Arc::new(FaultReadable {
+            data,
+            delay_us: s.read_delay_us.clone(),
+        }))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {

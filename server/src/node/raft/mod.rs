@@ -18,10 +18,13 @@
 #![allow(clippy::result_large_err)]
 
 mod log_store;
+pub mod network;
+mod node;
 mod snapshot_file;
 mod state_machine;
 
 pub use log_store::LogStore;
+pub use node::{RaftNode, RaftSettings};
 pub use state_machine::StateMachine;
 
 use kvstore_search::PreparedOp;
@@ -35,7 +38,7 @@ openraft::declare_raft_types!(
         D = Request,
         R = Response,
         NodeId = u64,
-        Node = openraft::BasicNode,
+        Node = Member,
         Entry = openraft::Entry<TypeConfig>,
         SnapshotData = tokio::fs::File,
 );
@@ -47,12 +50,36 @@ pub struct Request {
     pub op: PreparedOp,
 }
 
+/// A member of the cluster as the membership config records it: its name (`--node-id`) and the
+/// URL its peers and forwarded requests reach it at. Its Raft id is [`raft_id`] of the name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub name: String,
+    pub url: String,
+}
+
+impl std::fmt::Display for Member {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.name, self.url)
+    }
+}
+
+/// The Raft id of the node named `name`: a 64-bit hash, so operators deal in names and two
+/// nodes never need to agree on a numbering. (Two names colliding is a 2⁻⁶⁴ event; `join`
+/// refuses a name whose id is already a member under another name.)
+pub fn raft_id(name: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(name.as_bytes())
+}
+
 /// What applying an entry answered. An operation the store refuses (a malformed prepared
 /// document) is refused identically on every replica; the refusal is the answer, and the entry
 /// still counts as applied.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Response {
     pub error: Option<String>,
+    /// For a delete: how many of its keys held a document when it was applied.
+    #[serde(default)]
+    pub deleted: Option<u64>,
 }
 
 /// The Raft storage error of this node type.

@@ -20,14 +20,14 @@
 //! Lock order: `order` (apply, snapshot builds and installs, one at a time), then `indexer`.
 
 use super::snapshot_file;
-use super::{Response, StorageError, TypeConfig};
+use super::{Member, Response, StorageError, TypeConfig};
 use kvstore_engine::fs::{FileSystem, StdFs};
 use kvstore_engine::{verify_checkpoint, Db, Options};
 use kvstore_search::{Indexer, PreparedOp, SearchOptions};
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
-    AnyError, BasicNode, Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder,
-    SnapshotMeta, StorageIOError, StoredMembership,
+    AnyError, Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta,
+    StorageIOError, StoredMembership,
 };
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -38,13 +38,13 @@ const SNAPSHOT: &str = "snapshot.current";
 /// Prefixes of temporary names, removed at open.
 const TEMPORARY: [&str; 4] = ["checkpoint-", "building-", "incoming-", "received-"];
 
-type Meta = SnapshotMeta<u64, BasicNode>;
+type Meta = SnapshotMeta<u64, Member>;
 
 /// What the store's applied position holds.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Applied {
     last: Option<LogId<u64>>,
-    membership: StoredMembership<u64, BasicNode>,
+    membership: StoredMembership<u64, Member>,
 }
 
 fn sm_read(e: impl std::fmt::Display) -> StorageError {
@@ -105,6 +105,18 @@ fn refused_everywhere(e: &kvstore_search::Error) -> bool {
             | E::DimensionMismatch { .. }
             | E::Engine(kvstore_engine::Error::InvalidArgument(_))
     )
+}
+
+/// How many of `keys` (distinct) hold a document.
+fn count_present(ix: &Indexer, keys: &[Vec<u8>]) -> Result<u64, kvstore_search::Error> {
+    let distinct: std::collections::BTreeSet<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+    let mut n = 0;
+    for k in distinct {
+        if ix.db().get(k)?.is_some() {
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 impl StateMachine {
@@ -216,7 +228,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn applied_state(
         &mut self,
-    ) -> Result<(Option<LogId<u64>>, StoredMembership<u64, BasicNode>), StorageError> {
+    ) -> Result<(Option<LogId<u64>>, StoredMembership<u64, Member>), StorageError> {
         let ix = self.indexer();
         let a = tokio::task::spawn_blocking(move || read_applied(&ix))
             .await
@@ -247,12 +259,24 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     }
                 };
                 let pos = serde_json::to_vec(&applied).map_err(sm_write)?;
+                // Counted before the delete, from the state every replica shares, so every
+                // replica answers the same.
+                let deleted = match &op {
+                    Some(PreparedOp::Delete(keys)) => {
+                        Some(count_present(&ix, keys).map_err(sm_read)?)
+                    }
+                    _ => None,
+                };
                 match ix.apply(op.as_ref().unwrap_or(&nothing), Some(&pos)) {
-                    Ok(()) => out.push(Response::default()),
+                    Ok(()) => out.push(Response {
+                        error: None,
+                        deleted,
+                    }),
                     Err(e) if refused_everywhere(&e) => {
                         ix.apply(&nothing, Some(&pos)).map_err(sm_write)?;
                         out.push(Response {
                             error: Some(e.to_string()),
+                            deleted: None,
                         });
                     }
                     Err(e) => return Err(sm_write(e)),

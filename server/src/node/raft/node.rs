@@ -1,0 +1,668 @@
+//! [`RaftNode`]: the [`Node`] of `--mode raft` — the document store replicated by openraft.
+//!
+//! - **Writes** are prepared where they arrive (tokens, embedding: `Indexer::prepare_doc`), then
+//!   proposed as one log entry: by this node when it leads, else forwarded, prepared, to the
+//!   leader (`RPC_WRITE`). The answer comes after the entry is committed and applied on the
+//!   leader. A write not committed within [`WRITE_TIMEOUT`] answers 503 (it may still be
+//!   applied later: never a false 200, possibly a false 503, as in etcd).
+//! - **Reads**: `get` is linearizable by default — the leader confirms it still leads with a
+//!   quorum round (`ensure_linearizable`, read index) and then reads its applied state; a
+//!   follower forwards the read to the leader (`RPC_READ`). `consistency=stale` reads the local
+//!   replica. Searches and scans read the local replica (stale) for now.
+//! - **Membership**: `join` on an uninitialized node makes a cluster of itself, then adds each
+//!   peer as a learner, waits for it to catch up, and promotes it (one change at a time); sent
+//!   to a follower it is forwarded to the leader.
+//! - **Election watchdog** (DESIGN.md, openraft 0.9 trap 1): when no leader has been known for
+//!   longer than the election timeout, the node waits a fresh random delay and campaigns,
+//!   so two survivors cannot stay in a split-vote lockstep.
+//!
+//! Invariants: nothing answers 200 for a write before openraft reports it applied; a node that
+//! is not (or no longer) the leader never serves a linearizable read from its own state.
+
+use super::network::{
+    decode, encode, Network, PeerClient, PeerError, RPC_APPEND, RPC_JOIN, RPC_READ, RPC_SNAPSHOT,
+    RPC_VOTE, RPC_WRITE,
+};
+use super::{raft_id, LogStore, Member, Request, Response, StateMachine, TypeConfig};
+use crate::error::ApiError;
+use crate::node::standalone::{hits, read_in_place, scan_page, utf8};
+use crate::node::{
+    ClusterStatus, Consistency, FailPoint, FailureInjector, Health, Node, ScanPage, ScanRequest,
+    SearchHit, SemanticQuery, SetRequest,
+};
+use async_trait::async_trait;
+use bytes::Bytes;
+use kvstore_search::{Indexer, PreparedOp, SearchOptions};
+use openraft::error::{ClientWriteError, ForwardToLeader, RaftError};
+use openraft::{Raft, ServerState};
+use rand::Rng;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Longest a write waits to be committed and applied before answering 503.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest a linearizable read waits for its quorum round.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(3);
+/// Longest a request waits for a leader to be known.
+pub const LEADER_WAIT: Duration = Duration::from_secs(3);
+/// Longest `join` waits for a new member to catch up.
+pub const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// Heartbeat and election timeouts (ms): etcd's heartbeat, a tighter election window.
+pub const HEARTBEAT_MS: u64 = 100;
+pub const ELECTION_MIN_MS: u64 = 500;
+pub const ELECTION_MAX_MS: u64 = 1000;
+
+/// How a Raft node is started.
+#[derive(Clone, Debug)]
+pub struct RaftSettings {
+    /// This node's name (`--node-id`); its Raft id is [`raft_id`] of it.
+    pub name: String,
+    /// The URL peers reach this node at.
+    pub url: String,
+    /// `<data>`: the log goes to `<data>/raft-log`, the store to `<data>/state`.
+    pub data_dir: PathBuf,
+    pub search: SearchOptions,
+    /// The bearer token sent with every peer message when the cluster runs with
+    /// `--auth-token-file` (every member is started with the same file).
+    pub peer_token: Option<String>,
+}
+
+pub struct RaftNode {
+    me: Member,
+    id: u64,
+    raft: Raft<TypeConfig>,
+    /// A handle on the state machine openraft drives, for reads (its store changes when a
+    /// snapshot is installed, so it is asked each time).
+    sm: StateMachine,
+    peers: PeerClient,
+    fail: FailureInjector,
+    watchdog: tokio::task::JoinHandle<()>,
+}
+
+fn unavailable(what: impl std::fmt::Display) -> ApiError {
+    ApiError::Unavailable(what.to_string())
+}
+
+fn to_peer(e: ApiError) -> PeerError {
+    PeerError {
+        status: e.status().as_u16(),
+        message: e.to_string(),
+    }
+}
+
+fn from_peer(e: PeerError) -> ApiError {
+    match e.status {
+        400 => ApiError::BadRequest(e.message),
+        404 => ApiError::NotFound(e.message),
+        409 => ApiError::Conflict(e.message),
+        507 => ApiError::InsufficientStorage(e.message),
+        500 => ApiError::Internal(e.message),
+        _ => ApiError::Unavailable(e.message),
+    }
+}
+
+fn normalize_url(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    }
+}
+
+impl RaftNode {
+    /// Opens the log and the store under `settings.data_dir` and starts Raft. A node that was
+    /// a member before resumes its place (the vote, log and membership are on disk); a new one
+    /// waits, uninitialized, for `join`.
+    pub async fn start(settings: RaftSettings, fail: FailureInjector) -> Result<RaftNode, String> {
+        let id = raft_id(&settings.name);
+        let me = Member {
+            name: settings.name.clone(),
+            url: normalize_url(&settings.url),
+        };
+        let dir = settings.data_dir.clone();
+        let search = settings.search.clone();
+        let (log, sm) = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let log = LogStore::open(&dir.join("raft-log")).map_err(|e| e.to_string())?;
+            let sm = StateMachine::open(&dir.join("state"), search).map_err(|e| e.to_string())?;
+            Ok::<_, String>((log, sm))
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        let config = openraft::Config {
+            cluster_name: "kvstore".into(),
+            heartbeat_interval: HEARTBEAT_MS,
+            election_timeout_min: ELECTION_MIN_MS,
+            election_timeout_max: ELECTION_MAX_MS,
+            // A snapshot is a checkpoint of the whole store: worth it only after many entries.
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(50_000),
+            max_in_snapshot_log_to_keep: 10_000,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| format!("raft config: {e}"))?;
+        let peers = PeerClient::new(settings.peer_token.as_deref())?;
+        let network = Network {
+            client: peers.clone(),
+        };
+        let raft = Raft::new(id, Arc::new(config), network, log, sm.clone())
+            .await
+            .map_err(|e| format!("cannot start raft: {e}"))?;
+        let watchdog = tokio::spawn(election_watchdog(raft.clone(), id));
+        Ok(RaftNode {
+            me,
+            id,
+            raft,
+            sm,
+            peers,
+            fail,
+            watchdog,
+        })
+    }
+
+    fn indexer(&self) -> Arc<Indexer> {
+        self.sm.indexer()
+    }
+
+    /// The leader as this node knows it: its id and member record.
+    fn leader(&self) -> Option<(u64, Member)> {
+        let m = self.raft.metrics().borrow().clone();
+        let id = m.current_leader?;
+        let node = m.membership_config.membership().get_node(&id)?.clone();
+        Some((id, node))
+    }
+
+    /// The leader, waiting up to [`LEADER_WAIT`] for one to be elected.
+    async fn wait_leader(&self) -> Result<(u64, Member), ApiError> {
+        if let Some(l) = self.leader() {
+            return Ok(l);
+        }
+        if !self.initialized() {
+            return Err(unavailable(format!(
+                "node {} has not joined a cluster (raft mode): POST /cluster/join on it, or \
+                 on a member, first",
+                self.me.name
+            )));
+        }
+        let _ = self
+            .raft
+            .wait(Some(LEADER_WAIT))
+            .metrics(|m| m.current_leader.is_some(), "a leader")
+            .await;
+        self.leader().ok_or_else(|| {
+            unavailable(format!(
+                "no leader: no quorum of the cluster elected one within {LEADER_WAIT:?}"
+            ))
+        })
+    }
+
+    fn initialized(&self) -> bool {
+        let m = self.raft.metrics().borrow().clone();
+        let any = m.membership_config.nodes().next().is_some();
+        any
+    }
+
+    /// Proposes `op` as this node (the leader) and waits for it to be applied.
+    async fn propose_here(&self, op: PreparedOp) -> Result<Response, ApiError> {
+        let write = self.raft.client_write(Request { op });
+        match tokio::time::timeout(WRITE_TIMEOUT, write).await {
+            Err(_) => Err(unavailable(format!(
+                "no quorum: the write was not committed within {WRITE_TIMEOUT:?} (it may still \
+                 be applied)"
+            ))),
+            Ok(Ok(r)) => match r.data.error {
+                Some(e) => Err(ApiError::BadRequest(e)),
+                None => Ok(r.data),
+            },
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+                Err(not_leader(&f))
+            }
+            Ok(Err(e)) => Err(unavailable(format!("write failed: {e}"))),
+        }
+    }
+
+    /// Proposes `op` through the leader, wherever it is.
+    async fn propose(&self, op: PreparedOp) -> Result<Response, ApiError> {
+        let (leader, node) = self.wait_leader().await?;
+        if leader == self.id {
+            return self.propose_here(op).await;
+        }
+        let answer: Result<Response, PeerError> = self
+            .peers
+            .call(&node.url, RPC_WRITE, &Request { op }, WRITE_TIMEOUT)
+            .await
+            .map_err(|e| unavailable(format!("cannot reach the leader {}: {e}", node.name)))?;
+        answer.map_err(from_peer)
+    }
+
+    /// A linearizable read of `key` served here (this node must lead).
+    async fn read_here(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>, ApiError> {
+        match tokio::time::timeout(READ_TIMEOUT, self.raft.ensure_linearizable()).await {
+            Err(_) => {
+                return Err(unavailable(format!(
+                    "no quorum: leadership not confirmed within {READ_TIMEOUT:?}"
+                )))
+            }
+            Ok(Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(
+                f,
+            )))) => return Err(not_leader(&f)),
+            Ok(Err(e)) => return Err(unavailable(format!("read failed: {e}"))),
+            Ok(Ok(_)) => {}
+        }
+        let ix = self.indexer();
+        Ok(read_in_place(|| ix.db().get(&key))?)
+    }
+
+    async fn join_here(&self, peers: Vec<(String, String)>) -> Result<Value, ApiError> {
+        for (name, url) in peers {
+            let id = raft_id(&name);
+            let member = Member {
+                name: name.clone(),
+                url: normalize_url(&url),
+            };
+            let m = self.raft.metrics().borrow().clone();
+            let membership = m.membership_config.membership().clone();
+            if let Some(existing) = membership.get_node(&id) {
+                if existing.name != name {
+                    return Err(ApiError::Conflict(format!(
+                        "{name} has the Raft id of member {}: choose another node id",
+                        existing.name
+                    )));
+                }
+            }
+            let voters: BTreeSet<u64> = membership.voter_ids().collect();
+            if voters.contains(&id) {
+                continue;
+            }
+            let added = tokio::time::timeout(
+                JOIN_TIMEOUT,
+                self.raft.add_learner(id, member.clone(), true),
+            )
+            .await;
+            match added {
+                Err(_) => {
+                    return Err(unavailable(format!(
+                        "{name} at {} did not catch up within {JOIN_TIMEOUT:?}",
+                        member.url
+                    )))
+                }
+                Ok(Err(e)) => {
+                    return Err(unavailable(format!(
+                        "cannot add {name} at {}: {e}",
+                        member.url
+                    )))
+                }
+                Ok(Ok(_)) => {}
+            }
+            let mut new_voters = voters;
+            new_voters.insert(id);
+            tokio::time::timeout(JOIN_TIMEOUT, self.raft.change_membership(new_voters, false))
+                .await
+                .map_err(|_| unavailable(format!("promoting {name} timed out")))?
+                .map_err(|e| unavailable(format!("cannot promote {name}: {e}")))?;
+            tracing::info!(%name, url = %member.url, "member added");
+        }
+        Ok(json!({ "ok": true, "members": self.members_json() }))
+    }
+
+    fn members_json(&self) -> Vec<Value> {
+        let m = self.raft.metrics().borrow().clone();
+        let voters: BTreeSet<u64> = m.membership_config.voter_ids().collect();
+        let matched: BTreeMap<u64, Option<u64>> = m
+            .replication
+            .as_ref()
+            .map(|r| r.iter().map(|(id, l)| (*id, l.map(|l| l.index))).collect())
+            .unwrap_or_default();
+        let last = m.last_log_index.unwrap_or(0);
+        m.membership_config
+            .nodes()
+            .map(|(id, n)| {
+                let mut v = json!({
+                    "node_id": n.name,
+                    "url": n.url,
+                    "voter": voters.contains(id),
+                });
+                if let Some(mi) = matched.get(id) {
+                    let mi = mi.unwrap_or(0);
+                    v["matched_index"] = json!(mi);
+                    v["lag"] = json!(last.saturating_sub(mi));
+                }
+                v
+            })
+            .collect()
+    }
+
+    async fn write_with_failpoint(
+        &self,
+        debug_fail: bool,
+        op: PreparedOp,
+    ) -> Result<Response, ApiError> {
+        match self.fail.pick(debug_fail) {
+            None => self.propose(op).await,
+            Some(FailPoint::BeforeWrite) => Err(ApiError::SimulatedFailure),
+            Some(FailPoint::AfterWrite) => {
+                self.propose(op).await?;
+                Err(ApiError::SimulatedFailure)
+            }
+        }
+    }
+
+    async fn prepare(
+        &self,
+        docs: Vec<(String, String, Option<Vec<f32>>)>,
+    ) -> Result<PreparedOp, ApiError> {
+        let ix = self.indexer();
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::with_capacity(docs.len());
+            for (k, v, vector) in docs {
+                out.push(ix.prepare_doc(k.into_bytes(), v.into_bytes(), vector)?);
+            }
+            Ok(PreparedOp::Put(out))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("prepare task failed: {e}")))?
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Indexer) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let ix = self.indexer();
+        tokio::task::spawn_blocking(move || f(&ix))
+            .await
+            .map_err(|e| ApiError::Internal(format!("storage task failed: {e}")))?
+    }
+
+    /// Serves a peer's request; the answer is CBOR.
+    async fn serve_peer(&self, rpc: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+        let bad = |e: String| ApiError::BadRequest(e);
+        let enc = |r: Result<Vec<u8>, String>| r.map_err(ApiError::Internal);
+        match rpc {
+            RPC_APPEND => {
+                let req = decode(body).map_err(bad)?;
+                enc(encode(&self.raft.append_entries(req).await))
+            }
+            RPC_VOTE => {
+                let req = decode(body).map_err(bad)?;
+                enc(encode(&self.raft.vote(req).await))
+            }
+            RPC_SNAPSHOT => {
+                let req = decode(body).map_err(bad)?;
+                enc(encode(&self.raft.install_snapshot(req).await))
+            }
+            RPC_WRITE => {
+                let req: Request = decode(body).map_err(bad)?;
+                enc(encode(&self.propose_here(req.op).await.map_err(to_peer)))
+            }
+            RPC_READ => {
+                let key: Vec<u8> = decode(body).map_err(bad)?;
+                enc(encode(&self.read_here(key).await.map_err(to_peer)))
+            }
+            RPC_JOIN => {
+                let peers: Vec<(String, String)> = decode(body).map_err(bad)?;
+                let r = self.join_here(peers).await.map_err(to_peer);
+                enc(encode(&r.map(|v| v.to_string())))
+            }
+            other => Err(ApiError::NotFound(format!("no peer RPC {other:?}"))),
+        }
+    }
+}
+
+fn not_leader(f: &ForwardToLeader<u64, Member>) -> ApiError {
+    match &f.leader_node {
+        Some(n) => unavailable(format!(
+            "leadership moved to {} while the request was served; retry",
+            n.name
+        )),
+        None => unavailable("no leader at the moment; retry"),
+    }
+}
+
+/// DESIGN.md trap 1: openraft 0.9 draws each node's election timeout once, so after a split
+/// vote two survivors can campaign in lockstep forever. When no leader has been known for
+/// longer than the election timeout, wait a fresh random delay and campaign.
+async fn election_watchdog(raft: Raft<TypeConfig>, id: u64) {
+    let mut leaderless_since: Option<Instant> = None;
+    loop {
+        tokio::time::sleep(Duration::from_millis(HEARTBEAT_MS)).await;
+        let m = raft.metrics().borrow().clone();
+        if m.running_state.is_err() {
+            return;
+        }
+        let voter = m.membership_config.voter_ids().any(|v| v == id);
+        if m.current_leader.is_some() || !voter {
+            leaderless_since = None;
+            continue;
+        }
+        let since = *leaderless_since.get_or_insert_with(Instant::now);
+        if since.elapsed() > Duration::from_millis(ELECTION_MAX_MS) {
+            let jitter = rand::thread_rng().gen_range(0..ELECTION_MIN_MS);
+            tokio::time::sleep(Duration::from_millis(jitter)).await;
+            if raft.metrics().borrow().current_leader.is_none() {
+                tracing::info!("no leader for a while: campaigning with a fresh random delay");
+                let _ = raft.trigger().elect().await;
+            }
+            leaderless_since = None;
+        }
+    }
+}
+
+#[async_trait]
+impl Node for RaftNode {
+    async fn get(&self, key: String, consistency: Consistency) -> Result<Option<String>, ApiError> {
+        let key = key.into_bytes();
+        let value = match consistency {
+            Consistency::Stale => {
+                let ix = self.indexer();
+                read_in_place(|| ix.db().get(&key))?
+            }
+            Consistency::Linearizable => {
+                let (leader, node) = self.wait_leader().await?;
+                if leader == self.id {
+                    self.read_here(key).await?
+                } else {
+                    let answer: Result<Option<Vec<u8>>, PeerError> = self
+                        .peers
+                        .call(&node.url, RPC_READ, &key, READ_TIMEOUT)
+                        .await
+                        .map_err(|e| {
+                            unavailable(format!("cannot reach the leader {}: {e}", node.name))
+                        })?;
+                    answer.map_err(from_peer)?
+                }
+            }
+        };
+        Ok(value.map(utf8))
+    }
+
+    async fn set(&self, req: SetRequest) -> Result<(), ApiError> {
+        let op = self.prepare(vec![(req.key, req.value, req.vector)]).await?;
+        self.write_with_failpoint(req.debug_fail, op).await?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: String, debug_fail: bool) -> Result<bool, ApiError> {
+        let op = PreparedOp::Delete(vec![key.into_bytes()]);
+        let r = self.write_with_failpoint(debug_fail, op).await?;
+        Ok(r.deleted.unwrap_or(0) > 0)
+    }
+
+    async fn bulk_set(
+        &self,
+        items: Vec<(String, String)>,
+        debug_fail: bool,
+    ) -> Result<(), ApiError> {
+        let op = self
+            .prepare(items.into_iter().map(|(k, v)| (k, v, None)).collect())
+            .await?;
+        self.write_with_failpoint(debug_fail, op).await?;
+        Ok(())
+    }
+
+    async fn scan(&self, req: ScanRequest) -> Result<ScanPage, ApiError> {
+        self.blocking(move |ix| scan_page(ix, &req)).await
+    }
+
+    async fn search(&self, query: String, k: usize) -> Result<Vec<SearchHit>, ApiError> {
+        self.blocking(move |ix| Ok(hits(ix.search(&query, k, false)?)))
+            .await
+    }
+
+    async fn semantic_search(
+        &self,
+        query: SemanticQuery,
+        k: usize,
+    ) -> Result<Vec<SearchHit>, ApiError> {
+        self.blocking(move |ix| {
+            if let SemanticQuery::Vector(v) = &query {
+                if v.len() != ix.dimension() {
+                    return Err(ApiError::BadRequest(format!(
+                        "vector has {} dimensions; this node's embeddings have {}",
+                        v.len(),
+                        ix.dimension()
+                    )));
+                }
+            }
+            Ok(hits(match query {
+                SemanticQuery::Text(q) => ix.semantic_search(&q, k)?,
+                SemanticQuery::Vector(v) => ix.semantic_search_vector(&v, k)?,
+            }))
+        })
+        .await
+    }
+
+    async fn health(&self) -> Result<Health, ApiError> {
+        let m = self.raft.metrics().borrow().clone();
+        if let Err(e) = &m.running_state {
+            return Err(unavailable(format!("raft stopped: {e}")));
+        }
+        self.blocking(|ix| {
+            ix.db()
+                .health()
+                .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            Ok(Health::Ok)
+        })
+        .await
+    }
+
+    fn status(&self) -> ClusterStatus {
+        let m = self.raft.metrics().borrow().clone();
+        let voter = m.membership_config.voter_ids().any(|v| v == self.id);
+        let role = if !self.initialized() {
+            "uninitialized"
+        } else {
+            match m.state {
+                ServerState::Leader => "primary",
+                ServerState::Candidate => "candidate",
+                ServerState::Follower if voter => "secondary",
+                ServerState::Learner | ServerState::Follower => "learner",
+                ServerState::Shutdown => "shutdown",
+            }
+        };
+        let leader = self.leader();
+        let mut details = serde_json::Map::new();
+        details.insert("term".into(), json!(m.current_term));
+        details.insert(
+            "leader_id".into(),
+            json!(leader.as_ref().map(|(_, n)| n.name.clone())),
+        );
+        details.insert(
+            "leader_url".into(),
+            json!(leader.as_ref().map(|(_, n)| n.url.clone())),
+        );
+        details.insert("url".into(), json!(self.me.url));
+        details.insert("last_log_index".into(), json!(m.last_log_index));
+        details.insert(
+            "applied_index".into(),
+            json!(m.last_applied.map(|l| l.index)),
+        );
+        details.insert("members".into(), json!(self.members_json()));
+        ClusterStatus {
+            node_id: self.me.name.clone(),
+            mode: "raft".into(),
+            role: role.into(),
+            details,
+        }
+    }
+
+    async fn join(&self, peers: Vec<(String, String)>) -> Result<Value, ApiError> {
+        if !self.initialized() {
+            let mut members = BTreeMap::new();
+            members.insert(self.id, self.me.clone());
+            self.raft
+                .initialize(members)
+                .await
+                .map_err(|e| unavailable(format!("cannot initialize the cluster: {e}")))?;
+            self.raft
+                .wait(Some(Duration::from_secs(10)))
+                .current_leader(self.id, "leader of a new cluster")
+                .await
+                .map_err(|e| unavailable(format!("no leader after initializing: {e}")))?;
+            tracing::info!(name = %self.me.name, "initialized a new cluster");
+        }
+        let (leader, node) = self.wait_leader().await?;
+        if leader == self.id {
+            return self.join_here(peers).await;
+        }
+        let answer: Result<String, PeerError> = self
+            .peers
+            .call(&node.url, RPC_JOIN, &peers, JOIN_TIMEOUT)
+            .await
+            .map_err(|e| unavailable(format!("cannot reach the leader {}: {e}", node.name)))?;
+        let text = answer.map_err(from_peer)?;
+        serde_json::from_str(&text).map_err(|e| ApiError::Internal(e.to_string()))
+    }
+
+    async fn become_primary(&self) -> Result<Value, ApiError> {
+        if self.leader().is_some_and(|(id, _)| id == self.id) {
+            return Ok(json!({ "ok": true, "role": "primary", "node_id": self.me.name }));
+        }
+        Err(unavailable(
+            "leadership transfer is not built yet in raft mode (openraft 0.9 has none; see \
+             docs/consistency.md): send the request to the primary, or stop it to fail over",
+        ))
+    }
+
+    async fn flush(&self) -> Result<(), ApiError> {
+        self.blocking(|ix| Ok(ix.db().flush()?)).await
+    }
+
+    async fn compact(&self) -> Result<(), ApiError> {
+        self.blocking(|ix| Ok(ix.db().compact_range(None, None)?))
+            .await
+    }
+
+    async fn stats(&self) -> Result<kvstore_engine::DbStats, ApiError> {
+        self.blocking(|ix| Ok(ix.db().stats())).await
+    }
+
+    async fn checkpoint(&self, dir: PathBuf) -> Result<kvstore_engine::Checkpoint, ApiError> {
+        self.blocking(move |ix| Ok(ix.db().checkpoint(&dir)?)).await
+    }
+
+    async fn peer(&self, rpc: String, body: Bytes) -> Result<Vec<u8>, ApiError> {
+        self.serve_peer(&rpc, &body).await
+    }
+
+    async fn close(&self) -> Result<(), kvstore_engine::Error> {
+        self.watchdog.abort();
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(error = %e, "raft shutdown");
+        }
+        let ix = self.indexer();
+        tokio::task::spawn_blocking(move || match ix.close() {
+            Ok(()) => Ok(()),
+            Err(kvstore_search::Error::Engine(e)) => Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "closing the store");
+                Ok(())
+            }
+        })
+        .await
+        .unwrap_or(Ok(()))
+    }
+}

@@ -1,0 +1,290 @@
+//! Raft mode with real processes on loopback: the seed's flow (three nodes started with
+//! `--mode raft`, one `/cluster/join`), replication to both secondaries, writes and reads
+//! through secondaries, and a kill -9 of the primary: a new primary is elected, every
+//! acknowledged write is still there, and the old primary restarts as a secondary and catches
+//! up — with no new `join`.
+
+mod common;
+
+use common::{call, expect_error, http, start, TestServer};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// A port that was free a moment ago (a restarted node must come back on its own port: the
+/// membership records its URL).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Cluster {
+    dir: tempfile::TempDir,
+    ports: Vec<u16>,
+    nodes: Vec<Option<TestServer>>,
+}
+
+impl Cluster {
+    async fn start(n: usize) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let mut c = Cluster {
+            dir,
+            ports,
+            nodes: Vec::new(),
+        };
+        for i in 0..n {
+            let s = c.spawn(i).await;
+            c.nodes.push(Some(s));
+        }
+        c
+    }
+
+    async fn spawn(&self, i: usize) -> TestServer {
+        let data = self.dir.path().join(format!("node{}", i + 1));
+        let port = self.ports[i].to_string();
+        let name = format!("node{}", i + 1);
+        // The positional port wins over the harness's `--port 0`.
+        start(
+            Path::new(&data),
+            &[&port, "--mode", "raft", "--node-id", &name],
+        )
+        .await
+    }
+
+    fn signal(&self, i: usize, sig: &str) {
+        let pid = self.nodes[i].as_ref().unwrap().child.id().to_string();
+        let ok = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig} {pid}");
+    }
+
+    fn url(&self, i: usize, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.ports[i])
+    }
+
+    async fn status(&self, i: usize) -> Value {
+        call(http().get(self.url(i, "/cluster/status"))).await.1
+    }
+
+    /// Waits until every running node names the same primary; returns its index.
+    async fn wait_primary(&self) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut leaders = Vec::new();
+            for (i, n) in self.nodes.iter().enumerate() {
+                if n.is_some() {
+                    leaders.push((i, self.status(i).await));
+                }
+            }
+            let named: Vec<Option<&str>> = leaders
+                .iter()
+                .map(|(_, s)| s["leader_id"].as_str())
+                .collect();
+            if let Some(Some(l)) = named.first() {
+                if named.iter().all(|n| *n == Some(*l)) {
+                    if let Some((i, _)) = leaders
+                        .iter()
+                        .find(|(_, s)| s["role"] == "primary" && s["node_id"] == *l)
+                    {
+                        return *i;
+                    }
+                }
+            }
+            assert!(Instant::now() < deadline, "no agreed primary: {leaders:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn set(&self, i: usize, key: &str, value: &str) -> (u16, Value) {
+        call(
+            http()
+                .post(self.url(i, "/set"))
+                .json(&json!({ "key": key, "value": value })),
+        )
+        .await
+    }
+
+    async fn get(&self, i: usize, key: &str, stale: bool) -> (u16, Value) {
+        let q = if stale { "?consistency=stale" } else { "" };
+        call(http().get(self.url(i, &format!("/get/{key}{q}")))).await
+    }
+
+    /// Waits until node `i`'s own replica holds `value` under `key`.
+    async fn wait_replicated(&self, i: usize, key: &str, value: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (status, body) = self.get(i, key, true).await;
+            if status == 200 && body["value"] == value {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node{} never got {key}: {status} {body}",
+                i + 1
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_flow_replication_forwarding_and_failover_after_kill9_of_the_primary() {
+    let mut c = Cluster::start(3).await;
+
+    // Never joined: healthy, uninitialized, refusing writes with a clear 503.
+    let s = c.status(0).await;
+    assert_eq!(s["mode"], "raft", "{s}");
+    assert_eq!(s["role"], "uninitialized", "{s}");
+    let msg = expect_error(
+        http()
+            .post(c.url(0, "/set"))
+            .json(&json!({"key": "k", "value": "v"})),
+        503,
+    )
+    .await;
+    assert!(msg.contains("not joined"), "{msg}");
+
+    // The seed's flow: one join on node1 names the two others.
+    let peers = json!({"peers": [
+        {"node_id": "node2", "url": c.url(1, "")},
+        {"node_id": "node3", "url": c.url(2, "")},
+    ]});
+    let (status, body) = call(http().post(c.url(0, "/cluster/join")).json(&peers)).await;
+    assert_eq!(status, 200, "{body}");
+    let members = body["members"].as_array().unwrap();
+    assert_eq!(members.len(), 3, "{body}");
+    assert!(members.iter().all(|m| m["voter"] == true), "{body}");
+    assert_eq!(c.wait_primary().await, 0);
+    for i in [1, 2] {
+        assert_eq!(c.status(i).await["role"], "secondary");
+    }
+    // Joining members again is a no-op success.
+    let (status, body) = call(http().post(c.url(0, "/cluster/join")).json(&peers)).await;
+    assert_eq!(status, 200, "{body}");
+
+    // Writes to every node (the secondaries forward them), read back linearizably anywhere,
+    // and replicated to every replica with their indexes.
+    let mut acked = Vec::new();
+    for i in 0..30 {
+        let key = format!("doc{i:03}");
+        let value = format!("spark plug number {i}");
+        let (status, body) = c.set(i % 3, &key, &value).await;
+        assert_eq!(status, 200, "write through node{}: {body}", i % 3 + 1);
+        acked.push((key, value));
+    }
+    for (i, (key, value)) in acked.iter().enumerate() {
+        let (status, body) = c.get((i + 1) % 3, key, false).await;
+        assert_eq!((status, &body["value"]), (200, &json!(value)), "{body}");
+    }
+    for i in 0..3 {
+        c.wait_replicated(i, "doc029", "spark plug number 29").await;
+        let (status, body) = call(http().get(c.url(i, "/search?q=spark"))).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            !body["results"].as_array().unwrap().is_empty(),
+            "node{}: the index was not replicated: {body}",
+            i + 1
+        );
+    }
+    // A delete through a secondary.
+    let (status, body) = call(http().delete(c.url(2, "/delete/doc000"))).await;
+    assert_eq!((status, &body["deleted"]), (200, &json!(true)), "{body}");
+    expect_error(http().get(c.url(1, "/get/doc000")), 404).await;
+    expect_error(http().delete(c.url(1, "/delete/doc000")), 404).await;
+    acked.remove(0);
+
+    // A secondary paused while the others commit must not answer from its stale replica: a
+    // linearizable read right after it resumes sees every write acknowledged before it.
+    let primary = c.wait_primary().await;
+    let paused = (0..3).find(|i| *i != primary).unwrap();
+    c.signal(paused, "-STOP");
+    for i in 0..10 {
+        let (status, body) = c.set(primary, &format!("doc{i:03}x"), "while paused").await;
+        assert_eq!(status, 200, "{body}");
+        acked.push((format!("doc{i:03}x"), "while paused".into()));
+    }
+    c.signal(paused, "-CONT");
+    for i in 0..10 {
+        let (status, body) = c.get(paused, &format!("doc{i:03}x"), false).await;
+        assert_eq!(
+            (status, &body["value"]),
+            (200, &json!("while paused")),
+            "a stale read from the resumed secondary: {body}"
+        );
+    }
+
+    // Without a quorum (both secondaries paused) the primary acknowledges nothing: a write
+    // and a linearizable read answer 503 within their timeouts, never a false 200.
+    let primary = c.wait_primary().await;
+    for i in (0..3).filter(|i| *i != primary) {
+        c.signal(i, "-STOP");
+    }
+    let started = Instant::now();
+    let (status, body) = c.set(primary, "no-quorum", "never acknowledged").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("no quorum"),
+        "{body}"
+    );
+    let (status, body) = c.get(primary, "doc001", false).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    // A stale read is served from the local replica.
+    let (status, body) = c.get(primary, "doc001", true).await;
+    assert_eq!(status, 200, "{body}");
+    for i in (0..3).filter(|i| *i != primary) {
+        c.signal(i, "-CONT");
+    }
+
+    // kill -9 of the primary: the two others elect a new one and keep taking writes.
+    let old = c.wait_primary().await;
+    c.nodes[old].as_mut().unwrap().kill9();
+    c.nodes[old] = None;
+    let started = Instant::now();
+    let new = c.wait_primary().await;
+    assert_ne!(new, old);
+    eprintln!("failover took {:?}", started.elapsed());
+    let survivor = (0..3).find(|i| *i != old && *i != new).unwrap();
+    for i in 0..10 {
+        let key = format!("after{i}");
+        let (status, body) = c.set(survivor, &key, "written after the kill").await;
+        assert_eq!(status, 200, "{body}");
+        acked.push((key, "written after the kill".into()));
+    }
+    for (key, value) in &acked {
+        let (status, body) = c.get(survivor, key, false).await;
+        assert_eq!(
+            (status, &body["value"]),
+            (200, &json!(value)),
+            "{key}: {body}"
+        );
+    }
+
+    // The old primary restarts (no new join) as a secondary and catches up.
+    let s = c.spawn(old).await;
+    c.nodes[old] = Some(s);
+    c.wait_replicated(old, "after9", "written after the kill")
+        .await;
+    assert_eq!(c.wait_primary().await, new);
+    let s = c.status(old).await;
+    assert_eq!(s["role"], "secondary", "{s}");
+    for (key, value) in &acked {
+        let (status, body) = c.get(old, key, true).await;
+        assert_eq!(
+            (status, &body["value"]),
+            (200, &json!(value)),
+            "{key}: {body}"
+        );
+    }
+}
