@@ -25,16 +25,22 @@ struct Cluster {
     dir: tempfile::TempDir,
     ports: Vec<u16>,
     nodes: Vec<Option<TestServer>>,
+    extra: Vec<String>,
 }
 
 impl Cluster {
     async fn start(n: usize) -> Cluster {
+        Cluster::start_with(n, Vec::new()).await
+    }
+
+    async fn start_with(n: usize, extra: Vec<String>) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let mut c = Cluster {
             dir,
             ports,
             nodes: Vec::new(),
+            extra,
         };
         for i in 0..n {
             let s = c.spawn(i).await;
@@ -48,11 +54,9 @@ impl Cluster {
         let port = self.ports[i].to_string();
         let name = format!("node{}", i + 1);
         // The positional port wins over the harness's `--port 0`.
-        start(
-            Path::new(&data),
-            &[&port, "--mode", "raft", "--node-id", &name],
-        )
-        .await
+        let mut args = vec![port.as_str(), "--mode", "raft", "--node-id", &name];
+        args.extend(self.extra.iter().map(String::as_str));
+        start(Path::new(&data), &args).await
     }
 
     fn signal(&self, i: usize, sig: &str) {
@@ -150,6 +154,26 @@ async fn seed_flow_replication_forwarding_and_failover_after_kill9_of_the_primar
     )
     .await;
     assert!(msg.contains("not joined"), "{msg}");
+
+    // A peer that cannot be reached, or that is another node, is named in a clear error
+    // (and nothing is added).
+    let nowhere = format!("http://127.0.0.1:{}", free_port());
+    let msg = expect_error(
+        http()
+            .post(c.url(0, "/cluster/join"))
+            .json(&json!({"node_id": "node9", "url": nowhere})),
+        503,
+    )
+    .await;
+    assert!(msg.contains("cannot reach node9"), "{msg}");
+    let msg = expect_error(
+        http()
+            .post(c.url(0, "/cluster/join"))
+            .json(&json!({"node_id": "node7", "url": c.url(1, "")})),
+        409,
+    )
+    .await;
+    assert!(msg.contains("node2"), "{msg}");
 
     // The seed's flow: one join on node1 names the two others.
     let peers = json!({"peers": [
@@ -287,4 +311,96 @@ async fn seed_flow_replication_forwarding_and_failover_after_kill9_of_the_primar
             "{key}: {body}"
         );
     }
+}
+
+/// With `--auth-token-file` on every member, peers authenticate to each other with the token
+/// (the cluster forms and forwards writes), and a peer message without it is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_auth_on_peers_use_the_token_and_strangers_are_refused() {
+    let secrets = tempfile::tempdir().unwrap();
+    let token = "raft-cluster-test-token-0123456789";
+    let file = secrets.path().join("token");
+    std::fs::write(&file, token).unwrap();
+    let c = Cluster::start_with(
+        3,
+        vec![
+            "--auth-token-file".into(),
+            file.to_str().unwrap().to_string(),
+        ],
+    )
+    .await;
+    let auth = format!("Bearer {token}");
+    let peers = json!({"peers": [
+        {"node_id": "node2", "url": c.url(1, "")},
+        {"node_id": "node3", "url": c.url(2, "")},
+    ]});
+    expect_error(http().post(c.url(0, "/cluster/join")).json(&peers), 401).await;
+    // A member started with another token is refused with a clear error, not a long wait.
+    let other = secrets.path().join("other");
+    std::fs::write(&other, "a-different-token-9876543210-abcdef").unwrap();
+    let stranger_dir = c.dir.path().join("stranger");
+    let stranger = start(
+        &stranger_dir,
+        &[
+            "--mode",
+            "raft",
+            "--node-id",
+            "node4",
+            "--auth-token-file",
+            other.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let msg = expect_error(
+        http()
+            .post(c.url(0, "/cluster/join"))
+            .header("authorization", &auth)
+            .json(&json!({"node_id": "node4", "url": stranger.url})),
+        503,
+    )
+    .await;
+    assert!(msg.contains("401"), "{msg}");
+    let (status, body) = call(
+        http()
+            .post(c.url(0, "/cluster/join"))
+            .header("authorization", &auth)
+            .json(&peers),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // A write through a secondary reaches the primary (forwarded with the token) and every
+    // replica.
+    let (status, body) = call(
+        http()
+            .post(c.url(2, "/set"))
+            .header("authorization", &auth)
+            .json(&json!({"key": "k", "value": "guarded"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    for i in 0..3 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (status, body) = call(
+                http()
+                    .get(c.url(i, "/get/k?consistency=stale"))
+                    .header("authorization", &auth),
+            )
+            .await;
+            if status == 200 {
+                assert_eq!(body["value"], "guarded");
+                break;
+            }
+            assert!(Instant::now() < deadline, "node{}: {status} {body}", i + 1);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    // A peer message from someone without the token.
+    let r = http()
+        .post(c.url(1, "/raft/vote"))
+        .body(vec![0u8; 8])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
 }

@@ -34,6 +34,8 @@ pub const RPC_WRITE: &str = "write";
 pub const RPC_READ: &str = "read";
 /// A membership request (`/cluster/join` sent to a follower).
 pub const RPC_JOIN: &str = "join";
+/// "Who are you?": the peer's name and URL, asked before it is added.
+pub const RPC_HELLO: &str = "hello";
 
 /// An application error carried back to the node that forwarded a request: the HTTP status the
 /// leader would have answered, and its message.

@@ -20,8 +20,8 @@
 //! is not (or no longer) the leader never serves a linearizable read from its own state.
 
 use super::network::{
-    decode, encode, Network, PeerClient, PeerError, RPC_APPEND, RPC_JOIN, RPC_READ, RPC_SNAPSHOT,
-    RPC_VOTE, RPC_WRITE,
+    decode, encode, Network, PeerClient, PeerError, RPC_APPEND, RPC_HELLO, RPC_JOIN, RPC_READ,
+    RPC_SNAPSHOT, RPC_VOTE, RPC_WRITE,
 };
 use super::{raft_id, LogStore, Member, Request, Response, StateMachine, TypeConfig};
 use crate::error::ApiError;
@@ -48,6 +48,10 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const READ_TIMEOUT: Duration = Duration::from_secs(3);
 /// Longest a request waits for a leader to be known.
 pub const LEADER_WAIT: Duration = Duration::from_secs(3);
+/// How long a node without a membership waits for one before refusing a request.
+pub const JOIN_GRACE: Duration = Duration::from_millis(1000);
+/// Longest `join` waits for a new member to say who it is.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(3);
 /// Longest `join` waits for a new member to catch up.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Heartbeat and election timeouts (ms): etcd's heartbeat, a tighter election window.
@@ -181,7 +185,18 @@ impl RaftNode {
         if let Some(l) = self.leader() {
             return Ok(l);
         }
-        if !self.initialized() {
+        // A member just added learns its membership a moment after the leader counts it as
+        // replicated (`join` returns then): wait that moment before calling it a stranger.
+        let joined = self
+            .raft
+            .wait(Some(JOIN_GRACE))
+            .metrics(
+                |m| m.membership_config.nodes().next().is_some(),
+                "membership",
+            )
+            .await
+            .is_ok();
+        if !joined {
             return Err(unavailable(format!(
                 "node {} has not joined a cluster (raft mode): POST /cluster/join on it, or \
                  on a member, first",
@@ -278,6 +293,19 @@ impl RaftNode {
             if voters.contains(&id) {
                 continue;
             }
+            // Ask first: adding a node that cannot be reached, refuses our token or is another
+            // node would otherwise wait out the whole catch-up timeout.
+            let hello: Member = self
+                .peers
+                .call(&member.url, RPC_HELLO, &(), HELLO_TIMEOUT)
+                .await
+                .map_err(|e| unavailable(format!("cannot reach {name} at {}: {e}", member.url)))?;
+            if hello.name != name {
+                return Err(ApiError::Conflict(format!(
+                    "{} is node {:?}, not {name:?}",
+                    member.url, hello.name
+                )));
+            }
             let added = tokio::time::timeout(
                 JOIN_TIMEOUT,
                 self.raft.add_learner(id, member.clone(), true),
@@ -300,10 +328,27 @@ impl RaftNode {
             }
             let mut new_voters = voters;
             new_voters.insert(id);
-            tokio::time::timeout(JOIN_TIMEOUT, self.raft.change_membership(new_voters, false))
+            let changed =
+                tokio::time::timeout(JOIN_TIMEOUT, self.raft.change_membership(new_voters, false))
+                    .await
+                    .map_err(|_| unavailable(format!("promoting {name} timed out")))?
+                    .map_err(|e| unavailable(format!("cannot promote {name}: {e}")))?;
+            // Answer once the new member holds the config that makes it a voter, so that it
+            // serves (and forwards) requests as soon as the caller hears back.
+            let at = changed.log_id.index;
+            self.raft
+                .wait(Some(JOIN_TIMEOUT))
+                .metrics(
+                    |m| {
+                        m.replication
+                            .as_ref()
+                            .and_then(|r| r.get(&id).copied().flatten())
+                            .is_some_and(|l| l.index >= at)
+                    },
+                    format!("{name} has the new membership"),
+                )
                 .await
-                .map_err(|_| unavailable(format!("promoting {name} timed out")))?
-                .map_err(|e| unavailable(format!("cannot promote {name}: {e}")))?;
+                .map_err(|e| unavailable(format!("{name} did not receive its promotion: {e}")))?;
             tracing::info!(%name, url = %member.url, "member added");
         }
         Ok(json!({ "ok": true, "members": self.members_json() }))
@@ -407,6 +452,7 @@ impl RaftNode {
                 let r = self.join_here(peers).await.map_err(to_peer);
                 enc(encode(&r.map(|v| v.to_string())))
             }
+            RPC_HELLO => enc(encode(&self.me)),
             other => Err(ApiError::NotFound(format!("no peer RPC {other:?}"))),
         }
     }
