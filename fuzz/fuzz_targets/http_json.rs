@@ -56,7 +56,12 @@ fuzz_target!(|data: &[u8]| {
             Err(e) => client_error(e),
         },
         _ => match parse_cluster_join(body) {
-            Ok((id, addr)) => assert!(!id.trim().is_empty() && !addr.trim().is_empty()),
+            Ok(peers) => {
+                assert!(!peers.is_empty());
+                for (id, addr) in peers {
+                    assert!(!id.trim().is_empty() && !addr.trim().is_empty());
+                }
+            }
             Err(e) => client_error(e),
         },
     }

@@ -11,6 +11,10 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// One cluster at a time: three nodes each on a 2-core machine already make heartbeats late
+/// under load, and a late heartbeat is a (legitimate, but test-disturbing) election.
+static ONE_CLUSTER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A port that was free a moment ago (a restarted node must come back on its own port: the
 /// membership records its URL).
 fn free_port() -> u16 {
@@ -140,6 +144,7 @@ impl Cluster {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_flow_replication_forwarding_and_failover_after_kill9_of_the_primary() {
+    let _one = ONE_CLUSTER.lock().await;
     let mut c = Cluster::start(3).await;
 
     // Never joined: healthy, uninitialized, refusing writes with a clear 503.
@@ -317,6 +322,7 @@ async fn seed_flow_replication_forwarding_and_failover_after_kill9_of_the_primar
 /// (the cluster forms and forwards writes), and a peer message without it is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_auth_on_peers_use_the_token_and_strangers_are_refused() {
+    let _one = ONE_CLUSTER.lock().await;
     let secrets = tempfile::tempdir().unwrap();
     let token = "raft-cluster-test-token-0123456789";
     let file = secrets.path().join("token");
@@ -403,4 +409,57 @@ async fn with_auth_on_peers_use_the_token_and_strangers_are_refused() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
+}
+
+/// Kills the primary `rounds` times in a row: each time the two survivors elect a new primary
+/// (the election watchdog guards openraft 0.9's split-vote lockstep), writes go on, and the
+/// killed node restarts and catches up. Prints the failover times (kill -9 → all survivors
+/// agree on a new primary).
+async fn repeated_failovers(rounds: usize) {
+    let _one = ONE_CLUSTER.lock().await;
+    let mut c = Cluster::start(3).await;
+    let peers = json!({"peers": [
+        {"node_id": "node2", "url": c.url(1, "")},
+        {"node_id": "node3", "url": c.url(2, "")},
+    ]});
+    let (status, body) = call(http().post(c.url(0, "/cluster/join")).json(&peers)).await;
+    assert_eq!(status, 200, "{body}");
+    let mut times = Vec::new();
+    for round in 0..rounds {
+        let old = c.wait_primary().await;
+        c.nodes[old].as_mut().unwrap().kill9();
+        c.nodes[old] = None;
+        let started = Instant::now();
+        let new = c.wait_primary().await;
+        times.push(started.elapsed());
+        assert_ne!(new, old);
+        let key = format!("round{round}");
+        let (status, body) = c.set(new, &key, "after a failover").await;
+        assert_eq!(status, 200, "round {round}: {body}");
+        let s = c.spawn(old).await;
+        c.nodes[old] = Some(s);
+        c.wait_replicated(old, &key, "after a failover").await;
+    }
+    for round in 0..rounds {
+        let (status, body) = c.get(0, &format!("round{round}"), false).await;
+        assert_eq!((status, &body["value"]), (200, &json!("after a failover")));
+    }
+    times.sort();
+    eprintln!(
+        "{rounds} failovers: median {:?}, max {:?} (all: {times:?})",
+        times[times.len() / 2],
+        times[times.len() - 1]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_primary_kills_in_a_row_each_elect_a_new_primary() {
+    repeated_failovers(3).await;
+}
+
+/// The long version: `cargo test -p kvstore-server --test raft_cluster -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn twenty_primary_kills_in_a_row_each_elect_a_new_primary() {
+    repeated_failovers(20).await;
 }
