@@ -1,4 +1,5 @@
-//! Raft mode's storage: the two halves openraft 0.9 asks of an application (`storage-v2`).
+//! Raft mode: the node, its peer network, and the two storage halves openraft 0.9 asks of an
+//! application (`storage-v2`).
 //!
 //! - [`LogStore`]: the Raft log, the vote and the committed id, in an engine database of their
 //!   own (`<data>/raft-log`), each append fsynced before openraft is told it is durable.
@@ -7,12 +8,11 @@
 //!   written as the store's applied position in the same batch — so after a crash the store
 //!   says exactly which entry it reflects, and no entry is applied twice or skipped. Its
 //!   snapshots are engine checkpoints packed into one file (`snapshot_file`).
+//! - [`RaftNode`] (`node.rs`): the [`crate::node::Node`] of `--mode raft` — writes through
+//!   the leader, linearizable reads, membership, the election watchdog.
+//! - `network.rs`: peer messages over HTTP (`POST /raft/<rpc>`, CBOR, one pooled client).
 //!
-//! What is *not* built yet (issue 15): the node itself — the Raft network over HTTP, the
-//! routes' forwarding to the leader, linearizable reads, the election watchdog and
-//! `become_primary` (DESIGN.md's openraft traps). `--mode raft` is still refused at start-up.
-//! These types are what that node will run on, checked by openraft's own storage suite
-//! (`server/tests/raft_storage.rs`).
+//! Guarantees and what is not built yet: `docs/consistency.md`; formats: `docs/formats/raft.md`.
 
 // openraft's traits fix the error type (`StorageError`, 200+ bytes); the helpers return it too.
 #![allow(clippy::result_large_err)]
