@@ -198,7 +198,9 @@ pub fn routes(
 
     let gate = crate::auth::gate(Arc::clone(&state.auth), Arc::clone(&state.metrics));
 
-    let api = get
+    // Boxed in three groups: one `or` chain of twenty routes nests its future types deeper
+    // than rustc's recursion limit allows when the binary is built.
+    let data: Route = get
         .or(set)
         .unify()
         .or(delete)
@@ -213,8 +215,8 @@ pub fn routes(
         .unify()
         .or(scan)
         .unify()
-        .or(health)
-        .unify()
+        .boxed();
+    let cluster: Route = health
         .or(status)
         .unify()
         .or(join)
@@ -223,8 +225,8 @@ pub fn routes(
         .unify()
         .or(peer)
         .unify()
-        .or(flush)
-        .unify()
+        .boxed();
+    let admin: Route = flush
         .or(compact)
         .unify()
         .or(stats)
@@ -234,8 +236,9 @@ pub fn routes(
         .or(openapi)
         .unify()
         .or(checkpoint)
-        .unify();
-
+        .unify()
+        .boxed();
+    let api = data.or(cluster).unify().or(admin).unify();
     gate.and(api).recover(recover).unify().with(log)
 }
 
