@@ -7,6 +7,8 @@
 mod common;
 
 use common::{call, expect_error, http, start, TestServer};
+use kvstore_server::node::raft::network::{encode, HoldRequest};
+use kvstore_server::node::raft::raft_id;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -462,4 +464,72 @@ async fn three_primary_kills_in_a_row_each_elect_a_new_primary() {
 #[ignore]
 async fn twenty_primary_kills_in_a_row_each_elect_a_new_primary() {
     repeated_failovers(20).await;
+}
+
+/// `become_primary` moves leadership to the node asked, twenty times in a row, and writes and
+/// linearizable reads go on around each move.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn become_primary_moves_leadership_twenty_times_in_a_row() {
+    let _one = ONE_CLUSTER.lock().await;
+    let c = Cluster::start(3).await;
+    let peers = json!({"peers": [
+        {"node_id": "node2", "url": c.url(1, "")},
+        {"node_id": "node3", "url": c.url(2, "")},
+    ]});
+    let (status, body) = call(http().post(c.url(0, "/cluster/join")).json(&peers)).await;
+    assert_eq!(status, 200, "{body}");
+    // On the primary: a no-op.
+    let (status, body) = call(http().post(c.url(0, "/become_primary"))).await;
+    assert_eq!((status, &body["role"]), (200, &json!("primary")), "{body}");
+    // A primary held for a transfer serves neither writes nor linearizable reads until
+    // released (it may be about to lose its leadership).
+    let hold = HoldRequest {
+        target: raft_id("node2"),
+        millis: 3_000,
+        quiet: false,
+    };
+    let peer = |rpc: &str, body: Vec<u8>| {
+        http()
+            .post(c.url(0, &format!("/raft/{rpc}")))
+            .body(body)
+            .send()
+    };
+    let r = peer("hold", encode(&hold).unwrap()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let (status, body) = c.set(0, "held", "x").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("transfer"),
+        "{body}"
+    );
+    assert_eq!(c.get(0, "moved0", false).await.0, 503);
+    let r = peer("release", encode(&()).unwrap()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(c.set(0, "held", "x").await.0, 200);
+    let mut took = Vec::new();
+    for round in 0..20 {
+        let primary = c.wait_primary().await;
+        let target = (primary + 1 + round % 2) % 3;
+        let (status, body) = call(http().post(c.url(target, "/become_primary"))).await;
+        assert_eq!(
+            status,
+            200,
+            "round {round}: node{} → node{}: {body}",
+            primary + 1,
+            target + 1
+        );
+        took.push(body["took_ms"].as_u64().unwrap());
+        assert_eq!(c.wait_primary().await, target, "round {round}");
+        let key = format!("moved{round}");
+        let (status, body) = c.set(primary, &key, "after a move").await;
+        assert_eq!(status, 200, "round {round}: {body}");
+        let (status, body) = c.get(primary, &key, false).await;
+        assert_eq!((status, &body["value"]), (200, &json!("after a move")));
+    }
+    took.sort();
+    eprintln!(
+        "20 transfers: median {} ms, max {} ms",
+        took[took.len() / 2],
+        took[took.len() - 1]
+    );
 }

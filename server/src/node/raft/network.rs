@@ -36,6 +36,21 @@ pub const RPC_READ: &str = "read";
 pub const RPC_JOIN: &str = "join";
 /// "Who are you?": the peer's name and URL, asked before it is added.
 pub const RPC_HELLO: &str = "hello";
+/// Leadership transfer: hold still (no heartbeats, no campaigns, no writes or linearizable
+/// reads served) for a while, so that the target can take over.
+pub const RPC_HOLD: &str = "hold";
+/// Leadership transfer over: resume.
+pub const RPC_RELEASE: &str = "release";
+
+/// What a [`RPC_HOLD`] asks: the node taking over, and for how long at most.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HoldRequest {
+    pub target: u64,
+    pub millis: u64,
+    /// The primary stops its heartbeats too (when the target needs a follower's vote, which
+    /// that follower gives only once its lease on the primary has run out).
+    pub quiet: bool,
+}
 
 /// An application error carried back to the node that forwarded a request: the HTTP status the
 /// leader would have answered, and its message.

@@ -20,8 +20,8 @@
 //! is not (or no longer) the leader never serves a linearizable read from its own state.
 
 use super::network::{
-    decode, encode, Network, PeerClient, PeerError, RPC_APPEND, RPC_HELLO, RPC_JOIN, RPC_READ,
-    RPC_SNAPSHOT, RPC_VOTE, RPC_WRITE,
+    decode, encode, HoldRequest, Network, PeerClient, PeerError, RPC_APPEND, RPC_HELLO, RPC_HOLD,
+    RPC_JOIN, RPC_READ, RPC_RELEASE, RPC_SNAPSHOT, RPC_VOTE, RPC_WRITE,
 };
 use super::{raft_id, LogStore, Member, Request, Response, StateMachine, TypeConfig};
 use crate::error::ApiError;
@@ -50,6 +50,8 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(3);
 pub const LEADER_WAIT: Duration = Duration::from_secs(3);
 /// How long a node without a membership waits for one before refusing a request.
 pub const JOIN_GRACE: Duration = Duration::from_millis(1000);
+/// Longest a leadership transfer (`become_primary`) may take; past it the old primary resumes.
+pub const TRANSFER_DEADLINE: Duration = Duration::from_secs(4);
 /// Longest `join` waits for a new member to say who it is.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(3);
 /// Longest `join` waits for a new member to catch up.
@@ -87,6 +89,8 @@ pub struct RaftNode {
     peers: PeerClient,
     fail: FailureInjector,
     watchdog: tokio::task::JoinHandle<()>,
+    /// While a leadership transfer holds this node still: until when (see `become_primary`).
+    hold: Arc<std::sync::Mutex<Option<Instant>>>,
 }
 
 fn unavailable(what: impl std::fmt::Display) -> ApiError {
@@ -168,6 +172,7 @@ impl RaftNode {
             peers,
             fail,
             watchdog,
+            hold: Arc::default(),
         })
     }
 
@@ -224,8 +229,56 @@ impl RaftNode {
         any
     }
 
+    /// 503 while a leadership transfer holds this node still: a primary handing over must
+    /// neither append (an entry would renew the followers' leases and defeat the transfer) nor
+    /// serve a read it may no longer be entitled to.
+    fn check_not_held(&self) -> Result<(), ApiError> {
+        let hold = *self.hold.lock().unwrap_or_else(|e| e.into_inner());
+        match hold {
+            Some(until) if Instant::now() < until => Err(unavailable(
+                "leadership transfer in progress; retry in a moment",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Holds this node still for a leadership transfer to `req.target`; on the primary, only
+    /// once the target has every entry. Lifted by `release` or when the time runs out.
+    fn hold_for(&self, req: &HoldRequest) -> Result<(), ApiError> {
+        let m = self.raft.metrics().borrow().clone();
+        if m.current_leader == Some(self.id) {
+            let last = m.last_log_index.unwrap_or(0);
+            let matched = m
+                .replication
+                .as_ref()
+                .and_then(|r| r.get(&req.target).copied().flatten())
+                .map_or(0, |l| l.index);
+            if matched < last {
+                return Err(ApiError::Conflict(format!(
+                    "the target is not caught up: {} entries behind the primary",
+                    last - matched
+                )));
+            }
+        }
+        let millis = req.millis.min(TRANSFER_DEADLINE.as_millis() as u64);
+        let until = Instant::now() + Duration::from_millis(millis);
+        *self.hold.lock().unwrap_or_else(|e| e.into_inner()) = Some(until);
+        let rc = self.raft.runtime_config();
+        if req.quiet {
+            rc.heartbeat(false);
+        }
+        rc.elect(false);
+        let (raft, hold) = (self.raft.clone(), Arc::clone(&self.hold));
+        tokio::spawn(async move {
+            tokio::time::sleep_until(until.into()).await;
+            release(&raft, &hold, Some(until));
+        });
+        Ok(())
+    }
+
     /// Proposes `op` as this node (the leader) and waits for it to be applied.
     async fn propose_here(&self, op: PreparedOp) -> Result<Response, ApiError> {
+        self.check_not_held()?;
         let write = self.raft.client_write(Request { op });
         match tokio::time::timeout(WRITE_TIMEOUT, write).await {
             Err(_) => Err(unavailable(format!(
@@ -259,6 +312,7 @@ impl RaftNode {
 
     /// A linearizable read of `key` served here (this node must lead).
     async fn read_here(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>, ApiError> {
+        self.check_not_held()?;
         match tokio::time::timeout(READ_TIMEOUT, self.raft.ensure_linearizable()).await {
             Err(_) => {
                 return Err(unavailable(format!(
@@ -456,9 +510,34 @@ impl RaftNode {
                 enc(encode(&r.map(|v| v.to_string())))
             }
             RPC_HELLO => enc(encode(&self.me)),
+            RPC_HOLD => {
+                let req: HoldRequest = decode(body).map_err(bad)?;
+                enc(encode(&self.hold_for(&req).map_err(to_peer)))
+            }
+            RPC_RELEASE => {
+                release(&self.raft, &self.hold, None);
+                enc(encode(&()))
+            }
             other => Err(ApiError::NotFound(format!("no peer RPC {other:?}"))),
         }
     }
+}
+
+/// Ends a hold (`only` a given one: a timer does not end a later hold), resuming heartbeats and
+/// campaigns.
+fn release(
+    raft: &Raft<TypeConfig>,
+    hold: &std::sync::Mutex<Option<Instant>>,
+    only: Option<Instant>,
+) {
+    let mut h = hold.lock().unwrap_or_else(|e| e.into_inner());
+    if only.is_some() && *h != only {
+        return;
+    }
+    *h = None;
+    let rc = raft.runtime_config();
+    rc.heartbeat(true);
+    rc.elect(true);
 }
 
 fn not_leader(f: &ForwardToLeader<u64, Member>) -> ApiError {
@@ -666,14 +745,88 @@ impl Node for RaftNode {
         serde_json::from_str(&text).map_err(|e| ApiError::Internal(e.to_string()))
     }
 
+    /// Leadership transfer built from openraft 0.9's public controls (it has none of its own):
+    /// the primary checks that this node has every entry, then stops campaigns, writes and
+    /// linearizable reads (and its heartbeats, when more than three voters need followers'
+    /// votes); the other voters stop campaigning; this node campaigns until it wins or until
+    /// [`TRANSFER_DEADLINE`]. Then everyone resumes (at the deadline at the latest, by
+    /// itself). No read is served by the old primary in between.
     async fn become_primary(&self) -> Result<Value, ApiError> {
-        if self.leader().is_some_and(|(id, _)| id == self.id) {
+        let started = Instant::now();
+        let (leader, leader_node) = self.wait_leader().await?;
+        if leader == self.id {
             return Ok(json!({ "ok": true, "role": "primary", "node_id": self.me.name }));
         }
-        Err(unavailable(
-            "leadership transfer is not built yet in raft mode (openraft 0.9 has none; see \
-             docs/consistency.md): send the request to the primary, or stop it to fail over",
-        ))
+        let m = self.raft.metrics().borrow().clone();
+        if !m.membership_config.voter_ids().any(|v| v == self.id) {
+            return Err(ApiError::Conflict(format!(
+                "{} is not a voter: only a voter can become primary",
+                self.me.name
+            )));
+        }
+        let others: Vec<Member> = m
+            .membership_config
+            .nodes()
+            .filter(|(id, _)| **id != self.id && **id != leader)
+            .map(|(_, n)| n.clone())
+            .collect();
+        // The primary, which keeps no lease on itself, votes for the target at once; with
+        // three voters that is a quorum. More voters need followers' votes too, which come
+        // only once their leases on the primary lapse: then the primary must go quiet.
+        let voters = m.membership_config.voter_ids().count();
+        let req = HoldRequest {
+            target: self.id,
+            millis: TRANSFER_DEADLINE.as_millis() as u64,
+            quiet: 2 < voters / 2 + 1,
+        };
+        let held: Result<(), PeerError> = self
+            .peers
+            .call(&leader_node.url, RPC_HOLD, &req, HELLO_TIMEOUT)
+            .await
+            .map_err(|e| unavailable(format!("cannot reach the primary: {e}")))?;
+        held.map_err(from_peer)?;
+        for n in &others {
+            // Best effort: a voter that cannot be reached cannot campaign against us either.
+            let _: Result<Result<(), PeerError>, _> =
+                self.peers.call(&n.url, RPC_HOLD, &req, HELLO_TIMEOUT).await;
+        }
+        let deadline = started + TRANSFER_DEADLINE;
+        let mut won = false;
+        while Instant::now() < deadline {
+            let _ = self.raft.trigger().elect().await;
+            let wait = Duration::from_millis(ELECTION_MIN_MS / 2)
+                .min(deadline.saturating_duration_since(Instant::now()));
+            if self
+                .raft
+                .wait(Some(wait))
+                .current_leader(self.id, "leadership transfer")
+                .await
+                .is_ok()
+            {
+                won = true;
+                break;
+            }
+        }
+        for n in others.iter().chain([&leader_node]) {
+            let _: Result<(), _> = self
+                .peers
+                .call(&n.url, RPC_RELEASE, &(), HELLO_TIMEOUT)
+                .await;
+        }
+        if won {
+            tracing::info!(took = ?started.elapsed(), "leadership transferred here");
+            Ok(json!({
+                "ok": true,
+                "role": "primary",
+                "node_id": self.me.name,
+                "took_ms": started.elapsed().as_millis() as u64,
+            }))
+        } else {
+            Err(unavailable(format!(
+                "{} did not win an election within {TRANSFER_DEADLINE:?}; the primary resumes",
+                self.me.name
+            )))
+        }
     }
 
     async fn flush(&self) -> Result<(), ApiError> {
