@@ -62,6 +62,8 @@ pub struct Metrics {
     poisoned: Gauge,
     /// `kvstore_auth_failures_total{reason}`, by index in [`AuthFailure::ALL`].
     auth_failures: Vec<IntCounter>,
+    /// `kvstore_cluster{stat}`: the cluster mode's state.
+    cluster: GaugeVec,
 }
 
 /// The route label of a request path: a fixed, small set, so label cardinality is bounded.
@@ -139,8 +141,18 @@ impl Metrics {
             ),
             &["reason"],
         )?;
+        let cluster = GaugeVec::new(
+            Opts::new(
+                "kvstore_cluster",
+                "Cluster state by field (raft mode: term, is_leader, leader_changes, \
+                 last_log_index, applied_index, snapshot_index, max_follower_lag, voters, \
+                 learners); absent in standalone mode",
+            ),
+            &["stat"],
+        )?;
         registry.register(Box::new(poisoned.clone()))?;
         registry.register(Box::new(auth_failures_vec.clone()))?;
+        registry.register(Box::new(cluster.clone()))?;
         // Resolved now, so that every reason is exported as 0 before its first refusal (an
         // alert on its rate then has a series to start from).
         let auth_failures = AuthFailure::ALL
@@ -161,6 +173,7 @@ impl Metrics {
             level_bytes,
             poisoned,
             auth_failures,
+            cluster,
         })
     }
 
@@ -244,6 +257,13 @@ impl Metrics {
         }
         self.poisoned
             .set(if s.poisoned.is_some() { 1.0 } else { 0.0 });
+    }
+
+    /// Copies a cluster mode's state (`Node::cluster_stats`) into the gauges.
+    pub fn set_cluster(&self, stats: &[(&'static str, f64)]) {
+        for (name, v) in stats {
+            self.cluster.with_label_values(&[name]).set(*v);
+        }
     }
 
     /// The Prometheus text exposition of every metric.

@@ -446,6 +446,29 @@ async fn repeated_failovers(rounds: usize) {
         let (status, body) = c.get(0, &format!("round{round}"), false).await;
         assert_eq!((status, &body["value"]), (200, &json!("after a failover")));
     }
+    // /metrics: the primary says so, and counts the leader changes and terms it saw.
+    let primary = c.wait_primary().await;
+    let text = http()
+        .get(c.url(primary, "/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let stat = |name: &str| -> f64 {
+        let prefix = format!("kvstore_cluster{{stat=\"{name}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(stat("is_leader"), 1.0);
+    assert_eq!(stat("voters"), 3.0);
+    assert!(stat("term") >= rounds as f64 + 1.0, "{text}");
+    assert!(stat("leader_changes") >= 1.0, "{text}");
+    assert!(stat("applied_index") >= rounds as f64, "{text}");
     times.sort();
     eprintln!(
         "{rounds} failovers: median {:?}, max {:?} (all: {times:?})",

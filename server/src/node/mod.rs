@@ -138,6 +138,10 @@ pub trait Node: Send + Sync + 'static {
     /// serves but has met damaged data.
     async fn health(&self) -> Result<Health, ApiError>;
     fn status(&self) -> ClusterStatus;
+    /// Numbers for `/metrics` (`kvstore_cluster{stat}`); none for a single node.
+    fn cluster_stats(&self) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
     /// Adds nodes (name, URL) to the cluster (`/cluster/join`).
     async fn join(&self, peers: Vec<(String, String)>) -> Result<serde_json::Value, ApiError>;
     /// Makes this node the primary (`/become_primary`).

@@ -284,6 +284,7 @@ pub async fn metrics(state: Arc<State>) -> Response {
         Ok(s) => state.metrics.set_engine(&s),
         Err(e) => tracing::warn!(error = %e, "engine stats unavailable for /metrics"),
     }
+    state.metrics.set_cluster(&state.node.cluster_stats());
     match state.metrics.render() {
         Ok(text) => warp::reply::with_header(
             text,

@@ -91,6 +91,9 @@ pub struct RaftNode {
     watchdog: tokio::task::JoinHandle<()>,
     /// While a leadership transfer holds this node still: until when (see `become_primary`).
     hold: Arc<std::sync::Mutex<Option<Instant>>>,
+    /// Times the leader this node knows changed (to another node or to none) since start.
+    leader_changes: Arc<std::sync::atomic::AtomicU64>,
+    leader_watch: tokio::task::JoinHandle<()>,
 }
 
 fn unavailable(what: impl std::fmt::Display) -> ApiError {
@@ -164,6 +167,11 @@ impl RaftNode {
             .await
             .map_err(|e| format!("cannot start raft: {e}"))?;
         let watchdog = tokio::spawn(election_watchdog(raft.clone(), id));
+        let leader_changes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let leader_watch = tokio::spawn(count_leader_changes(
+            raft.clone(),
+            Arc::clone(&leader_changes),
+        ));
         Ok(RaftNode {
             me,
             id,
@@ -173,6 +181,8 @@ impl RaftNode {
             fail,
             watchdog,
             hold: Arc::default(),
+            leader_changes,
+            leader_watch,
         })
     }
 
@@ -550,6 +560,20 @@ fn not_leader(f: &ForwardToLeader<u64, Member>) -> ApiError {
     }
 }
 
+/// Counts every change of the leader this node knows, from openraft's metrics channel (each
+/// change is published there, so none is missed between two scrapes).
+async fn count_leader_changes(raft: Raft<TypeConfig>, count: Arc<std::sync::atomic::AtomicU64>) {
+    let mut rx = raft.metrics();
+    let mut last = rx.borrow().current_leader;
+    while rx.changed().await.is_ok() {
+        let now = rx.borrow().current_leader;
+        if now != last {
+            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            last = now;
+        }
+    }
+}
+
 /// DESIGN.md trap 1: openraft 0.9 draws each node's election timeout once, so after a split
 /// vote two survivors can campaign in lockstep forever. When no leader has been known for
 /// longer than the election timeout, wait a fresh random delay and campaign.
@@ -717,6 +741,45 @@ impl Node for RaftNode {
         }
     }
 
+    fn cluster_stats(&self) -> Vec<(&'static str, f64)> {
+        let m = self.raft.metrics().borrow().clone();
+        let last = m.last_log_index.unwrap_or(0);
+        let lag = m
+            .replication
+            .as_ref()
+            .map(|r| {
+                r.iter()
+                    .filter(|(id, _)| **id != self.id)
+                    .map(|(_, l)| last.saturating_sub(l.map_or(0, |l| l.index)))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0);
+        let voters = m.membership_config.voter_ids().count();
+        let nodes = m.membership_config.nodes().count();
+        vec![
+            ("term", m.current_term as f64),
+            (
+                "is_leader",
+                f64::from(u8::from(m.current_leader == Some(self.id))),
+            ),
+            (
+                "leader_changes",
+                self.leader_changes
+                    .load(std::sync::atomic::Ordering::Relaxed) as f64,
+            ),
+            ("last_log_index", last as f64),
+            (
+                "applied_index",
+                m.last_applied.map_or(0, |l| l.index) as f64,
+            ),
+            ("snapshot_index", m.snapshot.map_or(0, |l| l.index) as f64),
+            ("max_follower_lag", lag as f64),
+            ("voters", voters as f64),
+            ("learners", (nodes - voters) as f64),
+        ]
+    }
+
     async fn join(&self, peers: Vec<(String, String)>) -> Result<Value, ApiError> {
         if !self.initialized() {
             let mut members = BTreeMap::new();
@@ -852,6 +915,7 @@ impl Node for RaftNode {
 
     async fn close(&self) -> Result<(), kvstore_engine::Error> {
         self.watchdog.abort();
+        self.leader_watch.abort();
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
         }
