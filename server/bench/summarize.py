@@ -13,7 +13,7 @@ med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v i
 base = any(k[0] == "base" for k in med)
 print("| op | c | kvstore req/s (p50/p99 ms) |" + (" base req/s (p50/p99 ms) |" if base else "") + " etcd req/s (p50/p99 ms) | bare map req/s (p50/p99 ms) | kvstore/etcd | kvstore/map |")
 print("|---|---|---|" + ("---|" if base else "") + "---|---|---|---|")
-for op in ("set", "get"):
+for op in ("set", "get", "stale"):
     for c in sorted({k[2] for k in med}):
         cell = lambda t: (f"{med[(t, op, c)][0]:,.0f} ({med[(t, op, c)][1]:.2f}/{med[(t, op, c)][2]:.2f})" if (t, op, c) in med else "-")
         ratio = lambda t: (f"{med[('kvstore', op, c)][0] / med[(t, op, c)][0]:.2f}×" if ("kvstore", op, c) in med and (t, op, c) in med else "-")
