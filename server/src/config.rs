@@ -86,6 +86,8 @@ pub struct ServerConfig {
     pub auth: AuthConfig,
     /// The URL other nodes reach this one at (raft mode); default `http://<bound address>`.
     pub advertise_url: Option<String>,
+    /// Raft log entries between two snapshots.
+    pub raft_snapshot_every: u64,
 }
 
 impl Default for ServerConfig {
@@ -103,6 +105,7 @@ impl Default for ServerConfig {
             checkpoint_ttl: DEFAULT_CHECKPOINT_TTL,
             auth: AuthConfig::off(),
             advertise_url: None,
+            raft_snapshot_every: crate::node::raft::DEFAULT_SNAPSHOT_EVERY,
         }
     }
 }

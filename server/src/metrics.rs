@@ -145,7 +145,7 @@ impl Metrics {
             Opts::new(
                 "kvstore_cluster",
                 "Cluster state by field (raft mode: term, is_leader, leader_changes, \
-                 last_log_index, applied_index, snapshot_index, max_follower_lag, voters, \
+                 last_log_index, applied_index, snapshot_index, purged_index, max_follower_lag, voters, \
                  learners); absent in standalone mode",
             ),
             &["stat"],

@@ -71,6 +71,7 @@ async fn start_raft(
             url,
             data_dir: config.data_dir.clone(),
             search: kvstore_search::SearchOptions::default(),
+            snapshot_every: config.raft_snapshot_every.max(1),
             peer_token: config
                 .auth
                 .peer_token()

@@ -556,3 +556,101 @@ async fn become_primary_moves_leadership_twenty_times_in_a_row() {
         took[took.len() - 1]
     );
 }
+
+/// A secondary down while the others write past several snapshots (and purge their logs behind
+/// them) catches up by snapshot when it comes back: the packed checkpoint travels in chunks over
+/// the peer transport and is installed, then the log tail follows; its replica — documents and
+/// search indexes — equals the primary's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secondary_far_behind_catches_up_by_snapshot() {
+    let _one = ONE_CLUSTER.lock().await;
+    let mut c = Cluster::start_with(3, vec!["--raft-snapshot-every".into(), "100".into()]).await;
+    let peers = json!({"peers": [
+        {"node_id": "node2", "url": c.url(1, "")},
+        {"node_id": "node3", "url": c.url(2, "")},
+    ]});
+    let (status, body) = call(http().post(c.url(0, "/cluster/join")).json(&peers)).await;
+    assert_eq!(status, 200, "{body}");
+    let primary = c.wait_primary().await;
+    let down = (primary + 2) % 3;
+    c.nodes[down].as_mut().unwrap().kill9();
+    c.nodes[down] = None;
+    // 400 documents in bulks of 4: 100 entries, then 100 more, ... past several snapshots.
+    for b in 0..100 {
+        let items: Vec<Value> = (0..4)
+            .map(|i| json!([format!("bulk{b:03}-{i}"), format!("gasket {b} part {i}")]))
+            .collect();
+        let (status, body) = call(
+            http()
+                .post(c.url(primary, "/bulk_set"))
+                .json(&json!({ "items": items })),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    for b in 0..150 {
+        let (status, body) = c.set(primary, &format!("single{b:03}"), "washer").await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let ports = c.ports.clone();
+    let metrics = |i: usize| {
+        let url = format!("http://127.0.0.1:{}/metrics", ports[i]);
+        async move { http().get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let stat_of = |text: &str, stat: &str| -> f64 {
+        let prefix = format!("kvstore_cluster{{stat=\"{stat}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let snap_of = |text: &str| stat_of(text, "snapshot_index");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = metrics(primary).await;
+        if snap_of(&text) >= 100.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the primary made no snapshot:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The log the stopped node would need is gone: it can only catch up by snapshot.
+    let purged = stat_of(&metrics(primary).await, "purged_index");
+    assert!(
+        purged >= 50.0,
+        "the primary kept its log (purged to {purged})"
+    );
+
+    let s = c.spawn(down).await;
+    c.nodes[down] = Some(s);
+    c.wait_replicated(down, "single149", "washer").await;
+    assert!(
+        snap_of(&metrics(down).await) >= 100.0,
+        "node{} caught up without installing a snapshot",
+        down + 1
+    );
+    for b in [0, 37, 99] {
+        let (status, body) = c.get(down, &format!("bulk{b:03}-3"), true).await;
+        assert_eq!(
+            (status, &body["value"]),
+            (200, &json!(format!("gasket {b} part 3")))
+        );
+    }
+    // The indexes came with the snapshot: the same search answers the same on both.
+    let search = |i: usize| {
+        let url = c.url(i, "/search?q=gasket&k=1000");
+        async move {
+            call(http().get(url)).await.1["results"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(search(down).await, 400);
+    assert_eq!(search(primary).await, 400);
+}

@@ -175,6 +175,10 @@ pub struct ServeArgs {
     /// The URL other nodes reach this one at (raft mode); default http://HOST:PORT as bound.
     #[arg(long, env = "KVSTORE_ADVERTISE_URL")]
     advertise_url: Option<String>,
+    /// Raft log entries between two snapshots (a follower further behind catches up by
+    /// snapshot).
+    #[arg(long, default_value_t = kvstore_server::node::raft::DEFAULT_SNAPSHOT_EVERY, value_parser = clap::value_parser!(u64).range(1..))]
+    raft_snapshot_every: u64,
     /// Largest value accepted, in bytes.
     #[arg(long, default_value_t = kvstore_server::config::DEFAULT_MAX_VALUE_BYTES)]
     max_value_bytes: usize,

@@ -41,6 +41,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         debug_fail_probability: args.debug_fail_probability,
         auth,
         advertise_url: args.advertise_url,
+        raft_snapshot_every: args.raft_snapshot_every,
         ..ServerConfig::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

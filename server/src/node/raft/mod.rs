@@ -24,7 +24,7 @@ mod snapshot_file;
 mod state_machine;
 
 pub use log_store::LogStore;
-pub use node::{RaftNode, RaftSettings};
+pub use node::{RaftNode, RaftSettings, DEFAULT_SNAPSHOT_EVERY};
 pub use state_machine::StateMachine;
 
 use kvstore_search::PreparedOp;

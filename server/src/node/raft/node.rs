@@ -64,6 +64,9 @@ pub const HEARTBEAT_MS: u64 = 100;
 pub const ELECTION_MIN_MS: u64 = 400;
 pub const ELECTION_MAX_MS: u64 = 700;
 
+/// Default entries between two snapshots (`RaftSettings::snapshot_every`).
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 50_000;
+
 /// How a Raft node is started.
 #[derive(Clone, Debug)]
 pub struct RaftSettings {
@@ -74,6 +77,9 @@ pub struct RaftSettings {
     /// `<data>`: the log goes to `<data>/raft-log`, the store to `<data>/state`.
     pub data_dir: PathBuf,
     pub search: SearchOptions,
+    /// Entries between two snapshots (then the log is purged behind the snapshot, keeping a
+    /// fifth of this); a follower further behind than the log catches up by snapshot.
+    pub snapshot_every: u64,
     /// The bearer token sent with every peer message when the cluster runs with
     /// `--auth-token-file` (every member is started with the same file).
     pub peer_token: Option<String>,
@@ -153,8 +159,10 @@ impl RaftNode {
             election_timeout_min: ELECTION_MIN_MS,
             election_timeout_max: ELECTION_MAX_MS,
             // A snapshot is a checkpoint of the whole store: worth it only after many entries.
-            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(50_000),
-            max_in_snapshot_log_to_keep: 10_000,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(settings.snapshot_every),
+            max_in_snapshot_log_to_keep: (settings.snapshot_every / 5).max(1),
+            // openraft: above LogsSinceLast, or a snapshot cannot end a learner's lag.
+            replication_lag_threshold: settings.snapshot_every * 2,
             ..Default::default()
         }
         .validate()
@@ -774,6 +782,7 @@ impl Node for RaftNode {
                 m.last_applied.map_or(0, |l| l.index) as f64,
             ),
             ("snapshot_index", m.snapshot.map_or(0, |l| l.index) as f64),
+            ("purged_index", m.purged.map_or(0, |l| l.index) as f64),
             ("max_follower_lag", lag as f64),
             ("voters", voters as f64),
             ("learners", (nodes - voters) as f64),
