@@ -50,12 +50,14 @@ curl -sf -X POST http://127.0.0.1:5091/cluster/join -H 'content-type: applicatio
 python3 "$here/preload.py" 127.0.0.1 5091 kv
 python3 "$here/preload.py" 127.0.0.1 "$(etcd_client 1)" etcd
 # Primary/leader for writes and linearizable reads, a secondary/follower for stale reads.
-etcd_leader=$(for i in 1 2 3; do
+etcd_leader="" etcd_follower=""
+for i in 1 2 3; do
   p=$(etcd_client $i)
-  curl -s -X POST http://127.0.0.1:$p/v3/maintenance/status -d '{}' |
-    python3 -c 'import json,sys; d=json.load(sys.stdin); print(sys.argv[1] if d["leader"]==d["header"]["member_id"] else "")' $p
-done | grep -v '^$' | head -1)
-etcd_follower=$(for i in 1 2 3; do p=$(etcd_client $i); [[ $p != "$etcd_leader" ]] && echo $p; done | head -1)
+  lead=$(curl -s -X POST http://127.0.0.1:$p/v3/maintenance/status -d '{}' |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); print(int(d["leader"]==d["header"]["member_id"]))')
+  if [[ $lead == 1 ]]; then etcd_leader=$p; else etcd_follower=$p; fi
+done
+[[ -n $etcd_leader && -n $etcd_follower ]] || { echo "no etcd leader/follower found" >&2; exit 1; }
 out="$dir/results.txt"
 : >"$out"
 run() { # target op url script envs...
