@@ -17,6 +17,16 @@ use std::time::{Duration, Instant};
 /// under load, and a late heartbeat is a (legitimate, but test-disturbing) election.
 static ONE_CLUSTER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// The value of `kvstore_cluster{stat="<name>"}` in a `/metrics` text.
+fn cluster_stat(text: &str, name: &str) -> f64 {
+    let prefix = format!("kvstore_cluster{{stat=\"{name}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+        .parse()
+        .unwrap()
+}
+
 /// A port that was free a moment ago (a restarted node must come back on its own port: the
 /// membership records its URL).
 fn free_port() -> u16 {
@@ -456,14 +466,7 @@ async fn repeated_failovers(rounds: usize) {
         .text()
         .await
         .unwrap();
-    let stat = |name: &str| -> f64 {
-        let prefix = format!("kvstore_cluster{{stat=\"{name}\"}} ");
-        text.lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
-            .parse()
-            .unwrap()
-    };
+    let stat = |name: &str| cluster_stat(&text, name);
     assert_eq!(stat("is_leader"), 1.0);
     assert_eq!(stat("voters"), 3.0);
     assert!(stat("term") >= rounds as f64 + 1.0, "{text}");
@@ -597,15 +600,7 @@ async fn a_secondary_far_behind_catches_up_by_snapshot() {
         let url = format!("http://127.0.0.1:{}/metrics", ports[i]);
         async move { http().get(url).send().await.unwrap().text().await.unwrap() }
     };
-    let stat_of = |text: &str, stat: &str| -> f64 {
-        let prefix = format!("kvstore_cluster{{stat=\"{stat}\"}} ");
-        text.lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
-    let snap_of = |text: &str| stat_of(text, "snapshot_index");
+    let snap_of = |text: &str| cluster_stat(text, "snapshot_index");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let text = metrics(primary).await;
@@ -620,7 +615,7 @@ async fn a_secondary_far_behind_catches_up_by_snapshot() {
     }
 
     // The log the stopped node would need is gone: it can only catch up by snapshot.
-    let purged = stat_of(&metrics(primary).await, "purged_index");
+    let purged = cluster_stat(&metrics(primary).await, "purged_index");
     assert!(
         purged >= 50.0,
         "the primary kept its log (purged to {purged})"

@@ -12,7 +12,7 @@
 //! 2. apply a write — a document with every index change it causes, or a whole bulk — all or
 //!    nothing, so a failure (real or injected by `debug_fail`) never leaves half of it;
 //! 3. never block the async runtime: engine calls go to blocking threads (`spawn_blocking`) —
-//!    except point reads, inline for speed (see `standalone::read_in_place`: a known gap);
+//!    except point reads, inline for speed (see `StandaloneNode::get`: a known gap);
 //! 4. map every failure to an [`ApiError`], never panic on client input;
 //! 5. make a checkpoint a copy of the whole node (data and every index) as of one point of its
 //!    history — every write acknowledged before the call, none it never applied — while it

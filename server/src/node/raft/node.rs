@@ -25,7 +25,7 @@ use super::network::{
 };
 use super::{raft_id, LogStore, Member, Request, Response, StateMachine, TypeConfig};
 use crate::error::ApiError;
-use crate::node::standalone::{hits, read_in_place, scan_page, utf8};
+use crate::node::standalone::{hits, scan_page, utf8};
 use crate::node::{
     ClusterStatus, Consistency, FailPoint, FailureInjector, Health, Node, ScanPage, ScanRequest,
     SearchHit, SemanticQuery, SetRequest,
@@ -199,8 +199,11 @@ impl RaftNode {
     }
 
     /// The leader as this node knows it: its id and member record.
+    /// On every write and linearizable read: it reads the metrics in place (a whole clone
+    /// would copy the replication map each time).
     fn leader(&self) -> Option<(u64, Member)> {
-        let m = self.raft.metrics().borrow().clone();
+        let rx = self.raft.metrics();
+        let m = rx.borrow();
         let id = m.current_leader?;
         let node = m.membership_config.membership().get_node(&id)?.clone();
         Some((id, node))
@@ -216,10 +219,7 @@ impl RaftNode {
         let joined = self
             .raft
             .wait(Some(JOIN_GRACE))
-            .metrics(
-                |m| m.membership_config.nodes().next().is_some(),
-                "membership",
-            )
+            .metrics(has_members, "membership")
             .await
             .is_ok();
         if !joined {
@@ -242,9 +242,7 @@ impl RaftNode {
     }
 
     fn initialized(&self) -> bool {
-        let m = self.raft.metrics().borrow().clone();
-        let any = m.membership_config.nodes().next().is_some();
-        any
+        has_members(&self.raft.metrics().borrow())
     }
 
     /// 503 while a leadership transfer holds this node still: a primary handing over must
@@ -344,7 +342,8 @@ impl RaftNode {
             Ok(Ok(_)) => {}
         }
         let ix = self.indexer();
-        Ok(read_in_place(|| ix.db().get(&key))?)
+        // Inline on the worker, as standalone GET (`standalone::get`: the measured reason).
+        Ok(ix.db().get(&key)?)
     }
 
     async fn join_here(&self, peers: Vec<(String, String)>) -> Result<Value, ApiError> {
@@ -558,6 +557,11 @@ fn release(
     rc.elect(true);
 }
 
+/// Whether the node has a membership (has joined or formed a cluster).
+fn has_members(m: &openraft::RaftMetrics<u64, Member>) -> bool {
+    m.membership_config.nodes().next().is_some()
+}
+
 fn not_leader(f: &ForwardToLeader<u64, Member>) -> ApiError {
     match &f.leader_node {
         Some(n) => unavailable(format!(
@@ -618,7 +622,7 @@ impl Node for RaftNode {
         let value = match consistency {
             Consistency::Stale => {
                 let ix = self.indexer();
-                read_in_place(|| ix.db().get(&key))?
+                ix.db().get(&key)?
             }
             Consistency::Linearizable => {
                 let (leader, node) = self.wait_leader().await?;
