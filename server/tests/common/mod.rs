@@ -5,6 +5,8 @@
 //! there is no race between picking a port and binding it. Ready = `GET /health` answers 200.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
