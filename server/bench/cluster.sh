@@ -7,7 +7,7 @@
 # Each round, for each target: durable writes (`/set` | etcd put) sent to the primary/leader,
 # linearizable reads (`/get` | etcd range), and stale reads (`/get?consistency=stale` | etcd
 # serializable range) sent to a secondary/follower, at concurrency CONCURRENCY (default
-# "1 16 64"), SECONDS each. Prints one line per case and a median table (summarize.py). Both
+# "1 16 64"), SECONDS each; OPS (default "set get stale") picks the cases. Prints one line per case and a median table (summarize.py). Both
 # clusters fsync every write on every member (their defaults). Stops only what it started.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,6 +17,7 @@ secs=${2:-5}
 kv_bin=${3:-$root/target/release/kvstore}
 dir=${BENCH_DIR:-/tmp/kvstore-cluster-bench}
 conc=${CONCURRENCY:-1 16 64}
+ops=${OPS:-set get stale}
 for tool in wrk etcd python3 curl; do
   command -v $tool >/dev/null || { echo "needs $tool (apt-get install -y wrk etcd-server)" >&2; exit 1; }
 done
@@ -62,6 +63,7 @@ out="$dir/results.txt"
 : >"$out"
 run() { # target op url script envs...
   local t=$1 op=$2 u=$3 s=$4; shift 4
+  [[ " $ops " == *" $op "* ]] || return 0
   for c in $conc; do
     res=$(env "$@" wrk -t1 -c"$c" -d"${secs}s" --latency -s "$here/$s" "$u")
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$res")

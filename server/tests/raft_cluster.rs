@@ -508,3 +508,79 @@ async fn a_secondary_far_behind_catches_up_by_snapshot() {
     assert_eq!(search(down).await, 400);
     assert_eq!(search(primary).await, 400);
 }
+
+/// Writes that arrive together are committed together (the proposer groups them into shared
+/// log entries), and each is still answered with its own outcome: every set acknowledged and
+/// readable through a secondary, every delete reporting whether its own key was there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_log_entries_and_each_gets_its_own_answer() {
+    let _one = ONE_CLUSTER.lock().await;
+    let c = Cluster::start(3).await;
+    let peers = json!({"peers": [
+        {"node_id": "node2", "url": c.url(1, "")},
+        {"node_id": "node3", "url": c.url(2, "")},
+    ]});
+    let (status, body) = call(http().post(c.url(0, "/cluster/join")).json(&peers)).await;
+    assert_eq!(status, 200, "{body}");
+    let primary = c.wait_primary().await;
+    let last_index = |i: usize| {
+        let url = c.url(i, "/metrics");
+        async move {
+            let text = http().get(url).send().await.unwrap().text().await.unwrap();
+            cluster_stat(&text, "last_log_index")
+        }
+    };
+    for i in 0..32 {
+        assert_eq!(c.set(primary, &format!("old{i}"), "x").await.0, 200);
+    }
+    let before = last_index(primary).await;
+    const WRITES: usize = 256;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..WRITES {
+        let (set_url, del_url) = (
+            c.url(primary, "/set"),
+            // Half the deletes name a key that exists, half one that never did.
+            c.url(
+                primary,
+                &format!("/delete/{}{}", ["old", "none"][(i / 8) % 2], i / 8),
+            ),
+        );
+        tasks.spawn(async move {
+            if i % 8 == 0 {
+                let (status, body) = call(http().delete(del_url)).await;
+                (i, status, body)
+            } else {
+                let body = json!({"key": format!("k{i}"), "value": format!("v{i}")});
+                let (status, body) = call(http().post(set_url).json(&body)).await;
+                (i, status, body)
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        let (i, status, body) = r.unwrap();
+        match (i % 8, i % 16) {
+            (0, 0) => assert_eq!(
+                (status, &body["deleted"]),
+                (200, &json!(true)),
+                "{i}: {body}"
+            ),
+            (0, _) => assert_eq!(status, 404, "{i}: a delete of a missing key: {body}"),
+            _ => assert_eq!(status, 200, "{i}: {body}"),
+        }
+    }
+    let entries = last_index(primary).await - before;
+    eprintln!("{WRITES} concurrent writes in {entries} log entries");
+    assert!(
+        entries < WRITES as f64 / 2.0,
+        "{WRITES} concurrent writes took {entries} log entries: they are not grouped"
+    );
+    let secondary = (primary + 1) % 3;
+    for i in (0..WRITES).filter(|i| i % 8 != 0) {
+        let (status, body) = c.get(secondary, &format!("k{i}"), false).await;
+        assert_eq!((status, &body["value"]), (200, &json!(format!("v{i}"))));
+    }
+    for i in (0..WRITES).filter(|i| i % 16 == 0) {
+        let (status, _) = c.get(secondary, &format!("old{}", i / 8), false).await;
+        assert_eq!(status, 404, "old{} was deleted", i / 8);
+    }
+}

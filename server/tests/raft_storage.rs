@@ -54,7 +54,7 @@ fn log_id(term: u64, index: u64) -> LogId<u64> {
 fn normal(index: u64, op: PreparedOp) -> Entry<TypeConfig> {
     Entry {
         log_id: log_id(1, index),
-        payload: EntryPayload::Normal(Request { op }),
+        payload: EntryPayload::Normal(Request { ops: vec![op] }),
     }
 }
 
@@ -86,19 +86,19 @@ async fn entries_write_documents_refusals_are_answers_and_everything_survives_a_
     let replies = sm.apply(entries).await.unwrap();
     assert_eq!(replies.len(), 5);
     assert!(
-        replies[2].error.is_some(),
+        replies[2].results[0].error.is_some(),
         "the forged document was applied"
     );
     assert!(replies
         .iter()
         .enumerate()
-        .all(|(i, r)| i == 2 || r.error.is_none()));
+        .all(|(i, r)| i == 2 || r.results.iter().all(|r| r.error.is_none())));
     // A refused entry that is the last one applied is still the applied position.
     let mut again = serde_json::to_value(doc("bad2", "spark")).unwrap();
     again["doc_len"] = 0.into();
     let again = PreparedOp::Put(vec![serde_json::from_value(again).unwrap()]);
     let replies = sm.apply([normal(6, again.clone())]).await.unwrap();
-    assert!(replies[0].error.is_some());
+    assert!(replies[0].results[0].error.is_some());
     log.blocking_append([normal(6, again)]).await.unwrap();
     assert_eq!(sm.applied_state().await.unwrap().0, Some(log_id(1, 6)));
     let snap = sm
@@ -142,4 +142,95 @@ async fn entries_write_documents_refusals_are_answers_and_everything_survives_a_
         .unwrap()
         .expect("the snapshot survives");
     assert_eq!(current.meta, snap.meta);
+}
+
+/// An entry carrying several operations (the proposer's grouping): each gets its own answer,
+/// a refused one does not stop the others, and applying the entry a second time (a crash
+/// between two of its operations re-applies it whole) leaves the same state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grouped_operations_answer_one_by_one_and_reapplying_the_entry_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_log, mut sm) = open(dir.path());
+    let ix = sm.indexer();
+    let doc = |k: &str, text: &str| {
+        ix.prepare_doc(k.as_bytes().to_vec(), text.as_bytes().to_vec(), None)
+            .unwrap()
+    };
+    let mut forged = serde_json::to_value(doc("bad", "spark plug")).unwrap();
+    forged["terms"][0][0] = "zzz".into();
+    let forged: kvstore_search::PreparedDoc = serde_json::from_value(forged).unwrap();
+    let grouped = |index| Entry {
+        log_id: log_id(1, index),
+        payload: EntryPayload::Normal(Request {
+            ops: vec![
+                PreparedOp::Put(vec![doc("a", "spark plug")]),
+                PreparedOp::Put(vec![forged.clone()]),
+                PreparedOp::Put(vec![doc("b", "wing mirror")]),
+                PreparedOp::Delete(vec![b"a".to_vec(), b"zz".to_vec()]),
+                PreparedOp::Put(vec![doc("a", "spark wing")]),
+            ],
+        }),
+    };
+    let replies = sm.apply([grouped(1)]).await.unwrap();
+    let answers: Vec<(bool, Option<u64>)> = replies[0]
+        .results
+        .iter()
+        .map(|r| (r.error.is_some(), r.deleted))
+        .collect();
+    assert_eq!(
+        answers,
+        vec![
+            (false, None),
+            (true, None),
+            (false, None),
+            (false, Some(1)),
+            (false, None)
+        ]
+    );
+    let state = |ix: &kvstore_search::Indexer| {
+        let hits = |q: &str| -> Vec<(Vec<u8>, u32)> {
+            ix.search(q, 10, false)
+                .unwrap()
+                .into_iter()
+                .map(|h| (h.key, (h.score * 1e4) as u32))
+                .collect()
+        };
+        (
+            ix.db().get(b"a").unwrap(),
+            ix.db().get(b"b").unwrap(),
+            ix.db().get(b"bad").unwrap(),
+            hits("spark"),
+            hits("wing"),
+            hits("plug"),
+        )
+    };
+    let once = state(&ix);
+    assert_eq!(once.0.as_deref(), Some(&b"spark wing"[..]));
+    assert_eq!(once.2, None, "the refused operation was applied");
+    assert!(once.5.is_empty(), "the overwritten text is still indexed");
+    sm.apply([grouped(1)]).await.unwrap();
+    assert_eq!(
+        state(&ix),
+        once,
+        "applying the entry again changed the store"
+    );
+    assert_eq!(sm.applied_state().await.unwrap().0, Some(log_id(1, 1)));
+}
+
+/// A log written before writes were grouped (`{"op": ...}` entries) still reads back, as
+/// one-operation entries.
+#[test]
+fn entries_from_before_grouping_still_decode() {
+    let op = PreparedOp::Delete(vec![b"k".to_vec()]);
+    let old = serde_json::json!({ "op": op });
+    let new: Request = serde_json::from_value(old).unwrap();
+    assert_eq!(
+        new,
+        Request {
+            ops: vec![op.clone()]
+        }
+    );
+    let now = serde_json::to_value(&new).unwrap();
+    assert_eq!(serde_json::from_value::<Request>(now).unwrap(), new);
+    assert!(serde_json::from_value::<Request>(serde_json::json!({ "opz": op })).is_err());
 }

@@ -20,6 +20,7 @@
 mod log_store;
 pub mod network;
 mod node;
+mod proposer;
 mod snapshot_file;
 mod state_machine;
 
@@ -36,18 +37,38 @@ openraft::declare_raft_types!(
     /// The Raft types of a KVStore cluster.
     pub TypeConfig:
         D = Request,
-        R = Response,
+        R = Responses,
         NodeId = u64,
         Node = Member,
         Entry = openraft::Entry<TypeConfig>,
         SnapshotData = tokio::fs::File,
 );
 
-/// What a log entry carries: one write, prepared once by the leader (tokens, embedding), applied
-/// as it is by every replica.
+/// What a log entry carries: the writes the leader grouped into it (`proposer.rs`), each
+/// prepared once by the node it was sent to (tokens, embedding) and applied as it is by every
+/// replica, in order, each as its own atomic batch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredRequest")]
 pub struct Request {
-    pub op: PreparedOp,
+    pub ops: Vec<PreparedOp>,
+}
+
+/// A [`Request`] as logs hold it: entries written before writes were grouped carry one `op`;
+/// they still read back (and replay) after an upgrade.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StoredRequest {
+    Grouped { ops: Vec<PreparedOp> },
+    Single { op: PreparedOp },
+}
+
+impl From<StoredRequest> for Request {
+    fn from(r: StoredRequest) -> Request {
+        match r {
+            StoredRequest::Grouped { ops } => Request { ops },
+            StoredRequest::Single { op } => Request { ops: vec![op] },
+        }
+    }
 }
 
 /// A member of the cluster as the membership config records it: its name (`--node-id`) and the
@@ -71,7 +92,7 @@ pub fn raft_id(name: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(name.as_bytes())
 }
 
-/// What applying an entry answered. An operation the store refuses (a malformed prepared
+/// What applying one operation answered. An operation the store refuses (a malformed prepared
 /// document) is refused identically on every replica; the refusal is the answer, and the entry
 /// still counts as applied.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -80,6 +101,12 @@ pub struct Response {
     /// For a delete: how many of its keys held a document when it was applied.
     #[serde(default)]
     pub deleted: Option<u64>,
+}
+
+/// What applying an entry answered: one [`Response`] per operation, in the entry's order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Responses {
+    pub results: Vec<Response>,
 }
 
 /// The Raft storage error of this node type.

@@ -23,7 +23,8 @@ use super::network::{
     decode, encode, HoldRequest, Network, PeerClient, PeerError, RPC_APPEND, RPC_HELLO, RPC_HOLD,
     RPC_JOIN, RPC_READ, RPC_RELEASE, RPC_SNAPSHOT, RPC_VOTE, RPC_WRITE,
 };
-use super::{raft_id, LogStore, Member, Request, Response, StateMachine, TypeConfig};
+use super::proposer::Proposer;
+use super::{raft_id, LogStore, Member, Response, StateMachine, TypeConfig};
 use crate::error::ApiError;
 use crate::node::standalone::{hits, scan_page, utf8};
 use crate::node::{
@@ -33,7 +34,7 @@ use crate::node::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use kvstore_search::{Indexer, PreparedOp, SearchOptions};
-use openraft::error::{ClientWriteError, ForwardToLeader, RaftError};
+use openraft::error::{ForwardToLeader, RaftError};
 use openraft::{Raft, ServerState};
 use rand::Rng;
 use serde_json::{json, Value};
@@ -100,6 +101,8 @@ pub struct RaftNode {
     /// Times the leader this node knows changed (to another node or to none) since start.
     leader_changes: Arc<std::sync::atomic::AtomicU64>,
     leader_watch: tokio::task::JoinHandle<()>,
+    /// Groups this node's proposals into log entries while it leads.
+    proposer: Proposer,
 }
 
 fn unavailable(what: impl std::fmt::Display) -> ApiError {
@@ -180,7 +183,9 @@ impl RaftNode {
             raft.clone(),
             Arc::clone(&leader_changes),
         ));
+        let proposer = Proposer::start(raft.clone(), WRITE_TIMEOUT);
         Ok(RaftNode {
+            proposer,
             me,
             id,
             raft,
@@ -292,24 +297,11 @@ impl RaftNode {
         Ok(())
     }
 
-    /// Proposes `op` as this node (the leader) and waits for it to be applied.
+    /// Proposes `op` as this node (the leader), grouped with the writes proposed meanwhile
+    /// (`proposer.rs`), and waits for it to be applied.
     async fn propose_here(&self, op: PreparedOp) -> Result<Response, ApiError> {
         self.check_not_held()?;
-        let write = self.raft.client_write(Request { op });
-        match tokio::time::timeout(WRITE_TIMEOUT, write).await {
-            Err(_) => Err(unavailable(format!(
-                "no quorum: the write was not committed within {WRITE_TIMEOUT:?} (it may still \
-                 be applied)"
-            ))),
-            Ok(Ok(r)) => match r.data.error {
-                Some(e) => Err(ApiError::BadRequest(e)),
-                None => Ok(r.data),
-            },
-            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
-                Err(not_leader(&f))
-            }
-            Ok(Err(e)) => Err(unavailable(format!("write failed: {e}"))),
-        }
+        self.proposer.propose(op).await
     }
 
     /// Proposes `op` through the leader, wherever it is.
@@ -320,7 +312,7 @@ impl RaftNode {
         }
         let answer: Result<Response, PeerError> = self
             .peers
-            .call(&node.url, RPC_WRITE, &Request { op }, WRITE_TIMEOUT)
+            .call(&node.url, RPC_WRITE, &op, WRITE_TIMEOUT)
             .await
             .map_err(|e| unavailable(format!("cannot reach the leader {}: {e}", node.name)))?;
         answer.map_err(from_peer)
@@ -514,8 +506,8 @@ impl RaftNode {
                 enc(encode(&self.raft.install_snapshot(req).await))
             }
             RPC_WRITE => {
-                let req: Request = decode(body).map_err(bad)?;
-                enc(encode(&self.propose_here(req.op).await.map_err(to_peer)))
+                let op: PreparedOp = decode(body).map_err(bad)?;
+                enc(encode(&self.propose_here(op).await.map_err(to_peer)))
             }
             RPC_READ => {
                 let key: Vec<u8> = decode(body).map_err(bad)?;
@@ -562,7 +554,7 @@ fn has_members(m: &openraft::RaftMetrics<u64, Member>) -> bool {
     m.membership_config.nodes().next().is_some()
 }
 
-fn not_leader(f: &ForwardToLeader<u64, Member>) -> ApiError {
+pub(super) fn not_leader(f: &ForwardToLeader<u64, Member>) -> ApiError {
     match &f.leader_node {
         Some(n) => unavailable(format!(
             "leadership moved to {} while the request was served; retry",

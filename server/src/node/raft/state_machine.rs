@@ -1,14 +1,18 @@
 //! [`StateMachine`]: the document store under Raft.
 //!
-//! Each entry is applied in log order as one store batch carrying the entry's
-//! [`PreparedOp`] (nothing for blank and membership entries) together with the *applied
-//! position*: the entry's log id and the membership in force, JSON. The store therefore always
-//! names exactly the last entry it reflects — after a crash too — and `applied_state` reads it
-//! back; applying the same entries to two stores gives the same state (the store's apply is
+//! Entries are applied in log order. An entry carries the operations the leader grouped
+//! (`proposer.rs`); each is applied as its own store batch, and the last one's batch also
+//! carries the *applied position*: the entry's log id and the membership in force, JSON (a
+//! blank or membership entry writes the position alone). The store therefore names the last
+//! entry it reflects — after a crash too — and `applied_state` reads it back. A crash between
+//! two operations of an entry leaves the position on the entry before, so the whole entry is
+//! applied again: each operation sets the state of its keys (a put or a delete), so applying
+//! the entry's first operations twice, in order, leaves what applying them once leaves.
+//! Applying the same entries to two stores gives the same state (the store's apply is
 //! deterministic). An operation the store refuses for what it is (a malformed prepared
-//! document, a key over the engine's limit) is refused identically everywhere: its position is
-//! still written, and the refusal is the entry's [`Response`]. Any other failure (I/O) is a
-//! storage error, which stops this Raft node.
+//! document, a key over the engine's limit) is refused identically everywhere, and the refusal
+//! is that operation's [`Response`]. Any other failure (I/O) is a storage error, which stops
+//! this Raft node.
 //!
 //! Layout of the directory: `STATE` names the live store directory (`state-NNNNNN`);
 //! `snapshot.current` is the last snapshot built or installed (`snapshot_file` format).
@@ -20,7 +24,7 @@
 //! Lock order: `order` (apply, snapshot builds and installs, one at a time), then `indexer`.
 
 use super::snapshot_file;
-use super::{Member, Response, StorageError, TypeConfig};
+use super::{Member, Response, Responses, StorageError, TypeConfig};
 use kvstore_engine::fs::{FileSystem, StdFs};
 use kvstore_engine::{verify_checkpoint, Db, Options};
 use kvstore_search::{Indexer, PreparedOp, SearchOptions};
@@ -127,6 +131,46 @@ fn count_present(ix: &Indexer, keys: &[Vec<u8>]) -> Result<u64, kvstore_search::
         }
     }
     Ok(n)
+}
+
+/// Applies one entry's operations in order, the entry's position `pos` with the last one (or
+/// alone), and answers each.
+fn apply_entry(
+    ix: &Indexer,
+    ops: &[PreparedOp],
+    pos: &[u8],
+) -> Result<Vec<Response>, StorageError> {
+    let nothing = PreparedOp::Put(Vec::new());
+    let mut out = Vec::with_capacity(ops.len());
+    for (i, op) in ops.iter().enumerate() {
+        let position = (i + 1 == ops.len()).then_some(pos);
+        // Counted before the delete, from the state every replica shares, so every replica
+        // answers the same.
+        let deleted = match op {
+            PreparedOp::Delete(keys) => Some(count_present(ix, keys).map_err(sm_read)?),
+            PreparedOp::Put(_) => None,
+        };
+        match ix.apply(op, position) {
+            Ok(()) => out.push(Response {
+                error: None,
+                deleted,
+            }),
+            Err(e) if refused_everywhere(&e) => {
+                if let Some(p) = position {
+                    ix.apply(&nothing, Some(p)).map_err(sm_write)?;
+                }
+                out.push(Response {
+                    error: Some(e.to_string()),
+                    deleted: None,
+                });
+            }
+            Err(e) => return Err(sm_write(e)),
+        }
+    }
+    if ops.is_empty() {
+        ix.apply(&nothing, Some(pos)).map_err(sm_write)?;
+    }
+    Ok(out)
 }
 
 impl StateMachine {
@@ -251,7 +295,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok((a.last, a.membership))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Response>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Responses>, StorageError>
     where
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -261,41 +305,21 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let ix = self.indexer();
         tokio::task::spawn_blocking(move || {
             let mut applied = read_applied(&ix)?;
-            let nothing = PreparedOp::Put(Vec::new());
             let mut out = Vec::with_capacity(entries.len());
             for e in entries {
                 applied.last = Some(e.log_id);
-                let op = match e.payload {
-                    EntryPayload::Blank => None,
-                    EntryPayload::Normal(req) => Some(req.op),
+                let ops = match e.payload {
+                    EntryPayload::Blank => Vec::new(),
+                    EntryPayload::Normal(req) => req.ops,
                     EntryPayload::Membership(m) => {
                         applied.membership = StoredMembership::new(Some(e.log_id), m);
-                        None
+                        Vec::new()
                     }
                 };
                 let pos = serde_json::to_vec(&applied).map_err(sm_write)?;
-                // Counted before the delete, from the state every replica shares, so every
-                // replica answers the same.
-                let deleted = match &op {
-                    Some(PreparedOp::Delete(keys)) => {
-                        Some(count_present(&ix, keys).map_err(sm_read)?)
-                    }
-                    _ => None,
-                };
-                match ix.apply(op.as_ref().unwrap_or(&nothing), Some(&pos)) {
-                    Ok(()) => out.push(Response {
-                        error: None,
-                        deleted,
-                    }),
-                    Err(e) if refused_everywhere(&e) => {
-                        ix.apply(&nothing, Some(&pos)).map_err(sm_write)?;
-                        out.push(Response {
-                            error: Some(e.to_string()),
-                            deleted: None,
-                        });
-                    }
-                    Err(e) => return Err(sm_write(e)),
-                }
+                out.push(Responses {
+                    results: apply_entry(&ix, &ops, &pos)?,
+                });
             }
             Ok(out)
         })
