@@ -88,6 +88,9 @@ pub struct ServerConfig {
     pub advertise_url: Option<String>,
     /// Raft log entries between two snapshots.
     pub raft_snapshot_every: u64,
+    /// Raft mode: start as the only member of the cluster, keeping the data (unsafe recovery
+    /// after a quorum is lost for good; `docs/operations.md`).
+    pub force_new_cluster: bool,
 }
 
 impl Default for ServerConfig {
@@ -106,6 +109,7 @@ impl Default for ServerConfig {
             auth: AuthConfig::off(),
             advertise_url: None,
             raft_snapshot_every: crate::node::raft::DEFAULT_SNAPSHOT_EVERY,
+            force_new_cluster: false,
         }
     }
 }

@@ -76,6 +76,7 @@ async fn start_raft(
                 .auth
                 .peer_token()
                 .map(|t| t.expose_secret().to_string()),
+            force_new_cluster: config.force_new_cluster,
         },
         fail,
     )

@@ -179,6 +179,11 @@ pub struct ServeArgs {
     /// snapshot).
     #[arg(long, default_value_t = kvstore_server::node::raft::DEFAULT_SNAPSHOT_EVERY, value_parser = clap::value_parser!(u64).range(1..))]
     raft_snapshot_every: u64,
+    /// Raft mode, unsafe recovery after a quorum is lost for good (as etcd's flag): start as
+    /// the only member of the cluster, keeping this node's data. Other old members must join
+    /// again with empty data directories. Use it once, then restart without it.
+    #[arg(long)]
+    force_new_cluster: bool,
     /// Largest value accepted, in bytes.
     #[arg(long, default_value_t = kvstore_server::config::DEFAULT_MAX_VALUE_BYTES)]
     max_value_bytes: usize,

@@ -26,6 +26,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "mode {mode} is not yet supported; start the node with --mode standalone or --mode raft"
         );
     }
+    if args.force_new_cluster && mode != Mode::Raft {
+        anyhow::bail!("--force-new-cluster is for --mode raft (this node runs in mode {mode})");
+    }
     let auth = auth_config(&args)?;
     let config = ServerConfig {
         host: args.host,
@@ -42,6 +45,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         auth,
         advertise_url: args.advertise_url,
         raft_snapshot_every: args.raft_snapshot_every,
+        force_new_cluster: args.force_new_cluster,
         ..ServerConfig::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -24,6 +24,7 @@ use super::network::{
     RPC_JOIN, RPC_READ, RPC_RELEASE, RPC_SNAPSHOT, RPC_VOTE, RPC_WRITE,
 };
 use super::proposer::Proposer;
+use super::recovery::{self, Forced};
 use super::{raft_id, LogStore, Member, Response, StateMachine, TypeConfig};
 use crate::error::ApiError;
 use crate::node::standalone::{hits, scan_page, utf8};
@@ -84,6 +85,9 @@ pub struct RaftSettings {
     /// The bearer token sent with every peer message when the cluster runs with
     /// `--auth-token-file` (every member is started with the same file).
     pub peer_token: Option<String>,
+    /// `--force-new-cluster`: start as the only member of the cluster, keeping this node's data
+    /// (`recovery.rs`).
+    pub force_new_cluster: bool,
 }
 
 pub struct RaftNode {
@@ -148,7 +152,7 @@ impl RaftNode {
         };
         let dir = settings.data_dir.clone();
         let search = settings.search.clone();
-        let (log, sm) = tokio::task::spawn_blocking(move || {
+        let (mut log, mut sm) = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             let log = LogStore::open(&dir.join("raft-log")).map_err(|e| e.to_string())?;
             let sm = StateMachine::open(&dir.join("state"), search).map_err(|e| e.to_string())?;
@@ -156,6 +160,22 @@ impl RaftNode {
         })
         .await
         .map_err(|e| e.to_string())??;
+        if settings.force_new_cluster {
+            match recovery::force_single_member(&mut log, &mut sm, id, &me).await? {
+                Forced::NewMembership(at) => tracing::warn!(
+                    node = %me.name, term = at.leader_id.term, index = at.index,
+                    "--force-new-cluster: this node is now the only member of its cluster, with \
+                     all its data; entries the old cluster may not have committed are kept and \
+                     will be committed. Old members must join again with empty data directories. \
+                     Remove the flag before the next restart"
+                ),
+                Forced::AlreadyAlone => tracing::warn!(
+                    node = %me.name,
+                    "--force-new-cluster: this node already is the only member; nothing changed \
+                     (remove the flag)"
+                ),
+            }
+        }
         let config = openraft::Config {
             cluster_name: "kvstore".into(),
             heartbeat_interval: HEARTBEAT_MS,
