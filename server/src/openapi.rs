@@ -39,6 +39,12 @@ fn checkpoint_params(file: bool) -> Value {
     Value::Array(p)
 }
 
+fn consistency_param() -> Value {
+    json!({ "name": "consistency", "in": "query", "required": false,
+            "description": "raft mode: linearizable reflects every write acknowledged before the read; stale reads this node's replica at once (docs/consistency.md)",
+            "schema": { "type": "string", "enum": ["linearizable", "stale"], "default": "linearizable" } })
+}
+
 fn q_param() -> Value {
     json!({ "name": "q", "in": "query", "required": true, "schema": { "type": "string", "minLength": 1 } })
 }
@@ -75,7 +81,7 @@ pub fn document() -> Value {
         "paths": {
             "/get/{key}": { "get": {
                 "summary": "Read a key",
-                "parameters": [key_param()],
+                "parameters": [key_param(), consistency_param()],
                 "responses": with(std_errors(&[("400", "empty key or invalid UTF-8"), ("404", "key not found"), ("413", "key over 4 KiB")]),
                     ok(json!({ "$ref": "#/components/schemas/KeyValue" })))
             }},
@@ -98,17 +104,18 @@ pub fn document() -> Value {
             }},
             "/search": { "get": {
                 "summary": "BM25-ranked full-text search",
-                "parameters": [q_param(), k_param()],
+                "parameters": [q_param(), k_param(), consistency_param()],
                 "responses": with(std_errors(&[("400", "missing q or k out of range")]), ok(search.clone()))
             }},
             "/semantic_search": {
                 "get": {
                     "summary": "Semantic search by the embedding of q",
-                    "parameters": [q_param(), k_param()],
+                    "parameters": [q_param(), k_param(), consistency_param()],
                     "responses": with(std_errors(&[("400", "missing q or k out of range")]), ok(search.clone()))
                 },
                 "post": {
                     "summary": "Semantic search by a vector or a text",
+                    "parameters": [consistency_param()],
                     "requestBody": body(json!({ "type": "object", "properties": {
                         "vector": { "type": "array", "items": { "type": "number" } },
                         "q": { "type": "string" },
@@ -122,6 +129,7 @@ pub fn document() -> Value {
                     { "name": "start", "in": "query", "description": "first key (inclusive)", "schema": { "type": "string" } },
                     { "name": "end", "in": "query", "description": "end key (exclusive)", "schema": { "type": "string" } },
                     { "name": "prefix", "in": "query", "schema": { "type": "string" } },
+                    consistency_param(),
                     { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": MAX_K, "default": 100 } }
                 ],
                 "responses": with(std_errors(&[("400", "limit out of range")]), ok(json!({ "$ref": "#/components/schemas/ScanPage" })))

@@ -111,6 +111,46 @@ async fn seed_flow_replication_forwarding_and_failover_after_kill9_of_the_primar
         acked.push((format!("doc{i:03}x"), "while paused".into()));
     }
     c.signal(paused, "-CONT");
+    // Search and scan run on the resumed secondary's own replica, after a read index from the
+    // primary: they see every write acknowledged before them too.
+    let keys = |body: &Value, field: &str| -> Vec<String> {
+        body[field]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {field} in {body}"))
+            .iter()
+            .map(|h| h["key"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (status, body) = call(http().get(c.url(paused, "/search?q=paused&k=20"))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(keys(&body, "results").len(), 10, "a stale search: {body}");
+    let (status, body) = call(
+        http()
+            .post(c.url(paused, "/semantic_search"))
+            .json(&json!({"q": "while paused", "k": 20})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        keys(&body, "results").contains(&"doc009x".to_string()),
+        "a stale semantic search: {body}"
+    );
+    let msg = expect_error(
+        http().get(c.url(paused, "/search?q=paused&consistency=fresh")),
+        400,
+    )
+    .await;
+    assert!(msg.contains("consistency"), "{msg}");
+    let (status, body) =
+        call(http().get(c.url(paused, "/search?q=paused&consistency=stale"))).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call(http().get(c.url(paused, "/scan?start=doc009x&limit=1"))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        keys(&body, "items"),
+        vec!["doc009x"],
+        "a stale scan: {body}"
+    );
     for i in 0..10 {
         let (status, body) = c.get(paused, &format!("doc{i:03}x"), false).await;
         assert_eq!(

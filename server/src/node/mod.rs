@@ -125,6 +125,12 @@ pub trait Node: Send + Sync + 'static {
         items: Vec<(String, String)>,
         debug_fail: bool,
     ) -> Result<(), ApiError>;
+    /// Returns once this node's replica reflects every write acknowledged before the call
+    /// (`Linearizable`), at once for `Stale`: what search and scan, served from the local
+    /// replica, run behind. A single replica is always current.
+    async fn read_barrier(&self, _consistency: Consistency) -> Result<(), ApiError> {
+        Ok(())
+    }
     async fn scan(&self, req: ScanRequest) -> Result<ScanPage, ApiError>;
     /// BM25-ranked full-text search, best first.
     async fn search(&self, query: String, k: usize) -> Result<Vec<SearchHit>, ApiError>;

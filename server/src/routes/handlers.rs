@@ -119,6 +119,7 @@ pub async fn search(state: Arc<State>, query: Query) -> Response {
             let q = query?;
             let text = required_query(&q)?;
             let k = bounded_count(query_get(&q, "k"), DEFAULT_K, "k")?;
+            state.node.read_barrier(consistency(&q)?).await?;
             let results = state.node.search(text.clone(), k).await?;
             Ok(json!({ "query": text, "results": results }))
         }
@@ -132,6 +133,7 @@ pub async fn semantic_search_get(state: Arc<State>, query: Query) -> Response {
             let q = query?;
             let text = required_query(&q)?;
             let k = bounded_count(query_get(&q, "k"), DEFAULT_K, "k")?;
+            state.node.read_barrier(consistency(&q)?).await?;
             let results = state
                 .node
                 .semantic_search(SemanticQuery::Text(text.clone()), k)
@@ -142,11 +144,14 @@ pub async fn semantic_search_get(state: Arc<State>, query: Query) -> Response {
     )
 }
 
-/// `POST /semantic_search` with `{"vector": [..], "k"}` or `{"q": "...", "k"}`.
-pub async fn semantic_search_post(state: Arc<State>, body: Body) -> Response {
+/// `POST /semantic_search` with `{"vector": [..], "k"}` or `{"q": "...", "k"}`
+/// (`?consistency=` in the query string, as for every read).
+pub async fn semantic_search_post(state: Arc<State>, body: Body, query: Query) -> Response {
     respond(
         async {
+            let consistency = consistency(&query?)?;
             let (query, k) = parse_semantic_post(&body?)?;
+            state.node.read_barrier(consistency).await?;
             let text = match &query {
                 SemanticQuery::Text(t) => Value::String(t.clone()),
                 SemanticQuery::Vector(_) => Value::Null,
@@ -170,6 +175,7 @@ pub async fn scan(state: Arc<State>, query: Query) -> Response {
                     .map(str::to_string),
                 limit: bounded_count(query_get(&q, "limit"), DEFAULT_SCAN_LIMIT, "limit")?,
             };
+            state.node.read_barrier(consistency(&q)?).await?;
             let page = state.node.scan(req).await?;
             serde_json::to_value(page).map_err(|e| ApiError::Internal(e.to_string()))
         }

@@ -121,6 +121,7 @@ pub fn routes(
         .and(warp::post())
         .and(s())
         .and(body(limit))
+        .and(query())
         .then(handlers::semantic_search_post)
         .boxed();
     let scan: Route = warp::path!("scan")

@@ -32,6 +32,10 @@ pub const RPC_SNAPSHOT: &str = "snapshot";
 pub const RPC_WRITE: &str = "write";
 /// A linearizable point read, served by the leader.
 pub const RPC_READ: &str = "read";
+/// "What must a linearizable read wait for?": the leader confirms it still leads (a quorum
+/// round) and answers its commit index; the asking follower serves the read once it has
+/// applied that far (Raft's follower read, the thesis's section 6.4).
+pub const RPC_READ_INDEX: &str = "read_index";
 /// A membership request (`/cluster/join` sent to a follower).
 pub const RPC_JOIN: &str = "join";
 /// "Who are you?": the peer's name and URL, asked before it is added.

@@ -21,7 +21,7 @@
 
 use super::network::{
     decode, encode, HoldRequest, Network, PeerClient, PeerError, RPC_APPEND, RPC_HELLO, RPC_HOLD,
-    RPC_JOIN, RPC_READ, RPC_RELEASE, RPC_SNAPSHOT, RPC_VOTE, RPC_WRITE,
+    RPC_JOIN, RPC_READ, RPC_READ_INDEX, RPC_RELEASE, RPC_SNAPSHOT, RPC_VOTE, RPC_WRITE,
 };
 use super::proposer::Proposer;
 use super::recovery::{self, Forced};
@@ -338,21 +338,25 @@ impl RaftNode {
         answer.map_err(from_peer)
     }
 
-    /// A linearizable read of `key` served here (this node must lead).
-    async fn read_here(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>, ApiError> {
+    /// Confirms this node still leads (one quorum round) and waits until it has applied up to
+    /// its commit index as of the call; answers that index (the read index).
+    async fn confirm_leadership(&self) -> Result<Option<u64>, ApiError> {
         self.check_not_held()?;
         match tokio::time::timeout(READ_TIMEOUT, self.raft.ensure_linearizable()).await {
-            Err(_) => {
-                return Err(unavailable(format!(
-                    "no quorum: leadership not confirmed within {READ_TIMEOUT:?}"
-                )))
-            }
+            Err(_) => Err(unavailable(format!(
+                "no quorum: leadership not confirmed within {READ_TIMEOUT:?}"
+            ))),
             Ok(Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(
                 f,
-            )))) => return Err(not_leader(&f)),
-            Ok(Err(e)) => return Err(unavailable(format!("read failed: {e}"))),
-            Ok(Ok(_)) => {}
+            )))) => Err(not_leader(&f)),
+            Ok(Err(e)) => Err(unavailable(format!("read failed: {e}"))),
+            Ok(Ok(read)) => Ok(read.map(|l| l.index)),
         }
+    }
+
+    /// A linearizable read of `key` served here (this node must lead).
+    async fn read_here(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>, ApiError> {
+        self.confirm_leadership().await?;
         let ix = self.indexer();
         // Inline on the worker, as standalone GET (`standalone::get`: the measured reason).
         Ok(ix.db().get(&key)?)
@@ -533,6 +537,7 @@ impl RaftNode {
                 let key: Vec<u8> = decode(body).map_err(bad)?;
                 enc(encode(&self.read_here(key).await.map_err(to_peer)))
             }
+            RPC_READ_INDEX => enc(encode(&self.confirm_leadership().await.map_err(to_peer))),
             RPC_JOIN => {
                 let peers: Vec<(String, String)> = decode(body).map_err(bad)?;
                 let r = self.join_here(peers).await.map_err(to_peer);
@@ -676,6 +681,35 @@ impl Node for RaftNode {
             .prepare(items.into_iter().map(|(k, v)| (k, v, None)).collect())
             .await?;
         self.write_with_failpoint(debug_fail, op).await?;
+        Ok(())
+    }
+
+    async fn read_barrier(&self, consistency: Consistency) -> Result<(), ApiError> {
+        if consistency == Consistency::Stale {
+            return Ok(());
+        }
+        let (leader, node) = self.wait_leader().await?;
+        if leader == self.id {
+            self.confirm_leadership().await?;
+            return Ok(());
+        }
+        let answer: Result<Option<u64>, PeerError> = self
+            .peers
+            .call(&node.url, RPC_READ_INDEX, &(), READ_TIMEOUT)
+            .await
+            .map_err(|e| unavailable(format!("cannot reach the leader {}: {e}", node.name)))?;
+        if let Some(index) = answer.map_err(from_peer)? {
+            self.raft
+                .wait(Some(READ_TIMEOUT))
+                .applied_index_at_least(Some(index), "the read index")
+                .await
+                .map_err(|e| {
+                    unavailable(format!(
+                        "this replica did not apply up to the leader's read index {index} \
+                         within {READ_TIMEOUT:?}: {e}"
+                    ))
+                })?;
+        }
         Ok(())
     }
 
