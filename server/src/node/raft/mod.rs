@@ -21,6 +21,7 @@ mod log_store;
 pub mod network;
 mod node;
 mod proposer;
+mod read_index;
 mod recovery;
 mod snapshot_file;
 mod state_machine;

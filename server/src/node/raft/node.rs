@@ -24,6 +24,7 @@ use super::network::{
     RPC_JOIN, RPC_READ, RPC_READ_INDEX, RPC_RELEASE, RPC_SNAPSHOT, RPC_VOTE, RPC_WRITE,
 };
 use super::proposer::Proposer;
+use super::read_index::ReadIndex;
 use super::recovery::{self, Forced};
 use super::{raft_id, LogStore, Member, Response, StateMachine, TypeConfig};
 use crate::error::ApiError;
@@ -107,6 +108,8 @@ pub struct RaftNode {
     leader_watch: tokio::task::JoinHandle<()>,
     /// Groups this node's proposals into log entries while it leads.
     proposer: Proposer,
+    /// Shares leadership confirmations between concurrent linearizable reads.
+    read_index: ReadIndex,
 }
 
 fn unavailable(what: impl std::fmt::Display) -> ApiError {
@@ -206,6 +209,7 @@ impl RaftNode {
         let proposer = Proposer::start(raft.clone(), WRITE_TIMEOUT);
         Ok(RaftNode {
             proposer,
+            read_index: ReadIndex::default(),
             me,
             id,
             raft,
@@ -338,20 +342,31 @@ impl RaftNode {
         answer.map_err(from_peer)
     }
 
-    /// Confirms this node still leads (one quorum round) and waits until it has applied up to
-    /// its commit index as of the call; answers that index (the read index).
+    /// Confirms this node still leads (a quorum round started after the call, shared with the
+    /// reads that arrived meanwhile: `read_index.rs`) and waits until it has applied up to its
+    /// commit index as of that round; answers that index (the read index).
     async fn confirm_leadership(&self) -> Result<Option<u64>, ApiError> {
         self.check_not_held()?;
-        match tokio::time::timeout(READ_TIMEOUT, self.raft.ensure_linearizable()).await {
-            Err(_) => Err(unavailable(format!(
-                "no quorum: leadership not confirmed within {READ_TIMEOUT:?}"
-            ))),
-            Ok(Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(
-                f,
-            )))) => Err(not_leader(&f)),
-            Ok(Err(e)) => Err(unavailable(format!("read failed: {e}"))),
-            Ok(Ok(read)) => Ok(read.map(|l| l.index)),
-        }
+        let raft = self.raft.clone();
+        self.read_index
+            .get(move || {
+                let raft = raft.clone();
+                async move {
+                    match tokio::time::timeout(READ_TIMEOUT, raft.ensure_linearizable()).await {
+                        Err(_) => Err(unavailable(format!(
+                            "no quorum: leadership not confirmed within {READ_TIMEOUT:?}"
+                        ))),
+                        Ok(Err(RaftError::APIError(
+                            openraft::error::CheckIsLeaderError::ForwardToLeader(f),
+                        ))) => Err(not_leader(&f)),
+                        Ok(Err(e)) => Err(unavailable(format!("read failed: {e}"))),
+                        Ok(Ok(read)) => Ok(read.map(|l| l.index)),
+                    }
+                    .map_err(to_peer)
+                }
+            })
+            .await
+            .map_err(from_peer)
     }
 
     /// A linearizable read of `key` served here (this node must lead).
