@@ -624,3 +624,81 @@ async fn concurrent_writes_share_log_entries_and_each_gets_its_own_answer() {
         assert_eq!(status, 404, "old{} was deleted", i / 8);
     }
 }
+
+/// Every cluster draws an id when it is initialized and its members send it with every peer
+/// message: a member of another cluster is neither added by a join nor listened to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_of_another_cluster_is_refused() {
+    let _one = ONE_CLUSTER.lock().await;
+    // a = {node1, node2}; b = {node1, node3} (b's node2 stays out of it).
+    let a = Cluster::start(2).await;
+    let b = Cluster::start(3).await;
+    for (c, other) in [(&a, 1), (&b, 2)] {
+        let peers =
+            json!({"peers": [{"node_id": format!("node{}", other + 1), "url": c.url(other, "")}]});
+        let (status, body) = call(http().post(c.url(0, "/cluster/join")).json(&peers)).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let hello = |url: String| async move {
+        let bytes = http()
+            .post(url)
+            .body(encode(&()).unwrap())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let m: kvstore_server::node::raft::Member =
+            kvstore_server::node::raft::network::decode(&bytes).unwrap();
+        m.cluster
+    };
+    let (a_id, b_id) = (
+        hello(a.url(1, "/raft/hello")).await,
+        hello(b.url(2, "/raft/hello")).await,
+    );
+    assert_eq!((a_id.len(), b_id.len()), (16, 16), "{a_id:?} {b_id:?}");
+    assert_ne!(a_id, b_id);
+    assert_eq!(
+        hello(b.url(0, "/raft/hello")).await,
+        b_id,
+        "b's members share its id"
+    );
+    assert_eq!(
+        hello(b.url(1, "/raft/hello")).await,
+        "",
+        "a node in no cluster has no id"
+    );
+    // b's node3 cannot be added to a.
+    let (status, body) = call(http().post(a.url(0, "/cluster/join")).json(&json!({
+        "peers": [{"node_id": "node3", "url": b.url(2, "")}]
+    })))
+    .await;
+    assert_eq!(status, 409, "{body}");
+    let msg = body["error"].as_str().unwrap();
+    assert!(
+        msg.contains("another cluster") && msg.contains(&b_id),
+        "{msg}"
+    );
+    // A peer message carrying a's id is refused by b's members before it is read.
+    let r = http()
+        .post(b.url(2, "/raft/vote"))
+        .header("x-kvstore-cluster", &a_id)
+        .body(vec![0u8; 8])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 409);
+    let text = r.text().await.unwrap();
+    assert!(text.contains(&a_id) && text.contains(&b_id), "{text}");
+    // b's node2, in no cluster, can still be added to a (and takes a's id).
+    let (status, body) = call(http().post(a.url(0, "/cluster/join")).json(&json!({
+        "peers": [{"node_id": "node2b", "url": b.url(1, "")}]
+    })))
+    .await;
+    assert_eq!(status, 409, "it is node2, not node2b: {body}");
+    // Both clusters still work.
+    for c in [&a, &b] {
+        assert_eq!(c.set(0, "still", "here").await.0, 200);
+    }
+}

@@ -160,9 +160,15 @@ pub trait Node: Send + Sync + 'static {
     /// Writes a consistent, openable copy of the node's database into `dir` (created; must not
     /// hold anything) while reads and writes go on (`/admin/checkpoint`, `docs/backup.md`).
     async fn checkpoint(&self, dir: PathBuf) -> Result<kvstore_engine::Checkpoint, ApiError>;
-    /// Serves a request from another node of the cluster (`POST /raft/<rpc>`); the answer is
-    /// the response body. Modes without peers have none.
-    async fn peer(&self, rpc: String, _body: bytes::Bytes) -> Result<Vec<u8>, ApiError> {
+    /// Serves a request from another node of the cluster (`POST /raft/<rpc>`, with the
+    /// sender's cluster id when it has one); the answer is the response body. Modes without
+    /// peers have none.
+    async fn peer(
+        &self,
+        rpc: String,
+        _cluster: Option<String>,
+        _body: bytes::Bytes,
+    ) -> Result<Vec<u8>, ApiError> {
         Err(ApiError::NotFound(format!(
             "no peer endpoint {rpc:?}: this node is not in a cluster mode"
         )))

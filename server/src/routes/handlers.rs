@@ -230,8 +230,8 @@ pub async fn cluster_join(state: Arc<State>, body: Body) -> Response {
 }
 
 /// `POST /raft/<rpc>`: a message from another node (binary in, binary out).
-pub async fn peer(rpc: String, state: Arc<State>, body: Body) -> Response {
-    match async { state.node.peer(rpc, body?).await }.await {
+pub async fn peer(rpc: String, state: Arc<State>, cluster: Option<String>, body: Body) -> Response {
+    match async { state.node.peer(rpc, cluster, body?).await }.await {
         Ok(bytes) => {
             let mut r = Response::new(bytes.into());
             r.headers_mut().insert(

@@ -150,6 +150,9 @@ pub fn routes(
     let peer: Route = warp::path!("raft" / String)
         .and(warp::post())
         .and(s())
+        .and(warp::header::optional::<String>(
+            crate::node::raft::network::CLUSTER_HEADER,
+        ))
         .and(body(limit.max(PEER_BODY_BYTES)))
         .then(handlers::peer)
         .boxed();

@@ -79,6 +79,36 @@ impl From<StoredRequest> for Request {
 pub struct Member {
     pub name: String,
     pub url: String,
+    /// The id of the cluster it was added to, drawn when the cluster was initialized; every
+    /// peer message carries it, and a node of another cluster is refused. Empty in records
+    /// written before cluster ids existed (such a cluster checks nothing) and in the answer of a
+    /// node that belongs to no cluster yet.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cluster: String,
+}
+
+/// A new cluster's id: 64 random-enough bits (time, process, name), in hex.
+pub fn new_cluster_id(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let seed = format!("{name}/{nanos}/{}", std::process::id());
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(seed.as_bytes()))
+}
+
+/// The cluster id recorded in `membership`: this node's record's, else any member's.
+pub fn cluster_of(membership: &openraft::Membership<u64, Member>, id: u64) -> String {
+    membership
+        .get_node(&id)
+        .map(|m| m.cluster.clone())
+        .filter(|c| !c.is_empty())
+        .or_else(|| {
+            membership
+                .nodes()
+                .map(|(_, m)| m.cluster.clone())
+                .find(|c| !c.is_empty())
+        })
+        .unwrap_or_default()
 }
 
 impl std::fmt::Display for Member {

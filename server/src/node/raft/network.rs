@@ -76,10 +76,15 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     ciborium::from_reader(bytes).map_err(|e| format!("cannot decode a peer message: {e}"))
 }
 
+/// The header every peer message carries the sender's cluster id in (when it has one).
+pub const CLUSTER_HEADER: &str = "x-kvstore-cluster";
+
 /// The one HTTP client a node uses for all its peers.
 #[derive(Clone)]
 pub struct PeerClient {
     http: reqwest::Client,
+    /// This node's cluster id, sent with every message; set once known (`set_cluster`).
+    cluster: std::sync::Arc<std::sync::RwLock<String>>,
 }
 
 /// Why a peer call failed before the peer could answer.
@@ -112,7 +117,18 @@ impl PeerClient {
             .connect_timeout(Duration::from_secs(2))
             .build()
             .map_err(|e| format!("cannot build the peer HTTP client: {e}"))?;
-        Ok(PeerClient { http })
+        Ok(PeerClient {
+            http,
+            cluster: Default::default(),
+        })
+    }
+
+    /// Sends `cluster` as this node's cluster id from now on.
+    pub fn set_cluster(&self, cluster: &str) {
+        let mut c = self.cluster.write().unwrap_or_else(|e| e.into_inner());
+        if *c != cluster {
+            *c = cluster.to_string();
+        }
     }
 
     /// Sends `req` to `url`'s `/raft/<rpc>` and decodes its answer, within `timeout`.
@@ -125,14 +141,17 @@ impl PeerClient {
     ) -> Result<Resp, CallError> {
         let target = format!("{}/raft/{rpc}", url.trim_end_matches('/'));
         let body = encode(req).map_err(|e| CallError::Network(target.clone(), e))?;
-        let sent = self
+        let mut post = self
             .http
             .post(&target)
-            .header("content-type", "application/cbor")
-            .timeout(timeout)
-            .body(body)
-            .send()
-            .await;
+            .header("content-type", "application/cbor");
+        {
+            let cluster = self.cluster.read().unwrap_or_else(|e| e.into_inner());
+            if !cluster.is_empty() {
+                post = post.header(CLUSTER_HEADER, cluster.as_str());
+            }
+        }
+        let sent = post.timeout(timeout).body(body).send().await;
         let resp = match sent {
             Ok(r) => r,
             Err(e) if e.is_connect() => {

@@ -26,7 +26,9 @@ use super::network::{
 use super::proposer::Proposer;
 use super::read_index::ReadIndex;
 use super::recovery::{self, Forced};
-use super::{raft_id, LogStore, Member, Response, StateMachine, TypeConfig};
+use super::{
+    cluster_of, new_cluster_id, raft_id, LogStore, Member, Response, StateMachine, TypeConfig,
+};
 use crate::error::ApiError;
 use crate::node::standalone::{hits, scan_page, utf8};
 use crate::node::{
@@ -149,9 +151,11 @@ impl RaftNode {
     /// waits, uninitialized, for `join`.
     pub async fn start(settings: RaftSettings, fail: FailureInjector) -> Result<RaftNode, String> {
         let id = raft_id(&settings.name);
+        // Its cluster is the membership's (`cluster_id`), not part of its own settings.
         let me = Member {
             name: settings.name.clone(),
             url: normalize_url(&settings.url),
+            cluster: String::new(),
         };
         let dir = settings.data_dir.clone();
         let search = settings.search.clone();
@@ -202,9 +206,11 @@ impl RaftNode {
             .map_err(|e| format!("cannot start raft: {e}"))?;
         let watchdog = tokio::spawn(election_watchdog(raft.clone(), id));
         let leader_changes = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let leader_watch = tokio::spawn(count_leader_changes(
+        let leader_watch = tokio::spawn(watch_metrics(
             raft.clone(),
+            id,
             Arc::clone(&leader_changes),
+            peers.clone(),
         ));
         let proposer = Proposer::start(raft.clone(), WRITE_TIMEOUT);
         Ok(RaftNode {
@@ -225,6 +231,14 @@ impl RaftNode {
 
     fn indexer(&self) -> Arc<Indexer> {
         self.sm.indexer()
+    }
+
+    /// The id of the cluster this node belongs to; empty before it has joined one.
+    fn cluster_id(&self) -> String {
+        cluster_of(
+            self.raft.metrics().borrow().membership_config.membership(),
+            self.id,
+        )
     }
 
     /// The leader as this node knows it: its id and member record.
@@ -383,6 +397,7 @@ impl RaftNode {
             let member = Member {
                 name: name.clone(),
                 url: normalize_url(&url),
+                cluster: self.cluster_id(),
             };
             let m = self.raft.metrics().borrow().clone();
             let membership = m.membership_config.membership().clone();
@@ -409,6 +424,13 @@ impl RaftNode {
                 return Err(ApiError::Conflict(format!(
                     "{} is node {:?}, not {name:?}",
                     member.url, hello.name
+                )));
+            }
+            if !hello.cluster.is_empty() && hello.cluster != member.cluster {
+                return Err(ApiError::Conflict(format!(
+                    "{name} at {} already belongs to another cluster ({}): remove it there, or \
+                     start it with an empty data directory, before adding it here",
+                    member.url, hello.cluster
                 )));
             }
             let added = tokio::time::timeout(
@@ -558,7 +580,10 @@ impl RaftNode {
                 let r = self.join_here(peers).await.map_err(to_peer);
                 enc(encode(&r.map(|v| v.to_string())))
             }
-            RPC_HELLO => enc(encode(&self.me)),
+            RPC_HELLO => enc(encode(&Member {
+                cluster: self.cluster_id(),
+                ..self.me.clone()
+            })),
             RPC_HOLD => {
                 let req: HoldRequest = decode(body).map_err(bad)?;
                 enc(encode(&self.hold_for(&req).map_err(to_peer)))
@@ -606,11 +631,26 @@ pub(super) fn not_leader(f: &ForwardToLeader<u64, Member>) -> ApiError {
 
 /// Counts every change of the leader this node knows, from openraft's metrics channel (each
 /// change is published there, so none is missed between two scrapes).
-async fn count_leader_changes(raft: Raft<TypeConfig>, count: Arc<std::sync::atomic::AtomicU64>) {
+/// Follows openraft's metrics: counts leader changes, and keeps the cluster id the peer client
+/// sends in step with the membership.
+async fn watch_metrics(
+    raft: Raft<TypeConfig>,
+    id: u64,
+    count: Arc<std::sync::atomic::AtomicU64>,
+    peers: PeerClient,
+) {
     let mut rx = raft.metrics();
     let mut last = rx.borrow().current_leader;
+    peers.set_cluster(&cluster_of(rx.borrow().membership_config.membership(), id));
     while rx.changed().await.is_ok() {
-        let now = rx.borrow().current_leader;
+        let (now, cluster) = {
+            let m = rx.borrow();
+            (
+                m.current_leader,
+                cluster_of(m.membership_config.membership(), id),
+            )
+        };
+        peers.set_cluster(&cluster);
         if now != last {
             count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             last = now;
@@ -857,7 +897,11 @@ impl Node for RaftNode {
     async fn join(&self, peers: Vec<(String, String)>) -> Result<Value, ApiError> {
         if !self.initialized() {
             let mut members = BTreeMap::new();
-            members.insert(self.id, self.me.clone());
+            let me = Member {
+                cluster: new_cluster_id(&self.me.name),
+                ..self.me.clone()
+            };
+            members.insert(self.id, me);
             self.raft
                 .initialize(members)
                 .await
@@ -983,7 +1027,25 @@ impl Node for RaftNode {
         self.blocking(move |ix| Ok(ix.db().checkpoint(&dir)?)).await
     }
 
-    async fn peer(&self, rpc: String, body: Bytes) -> Result<Vec<u8>, ApiError> {
+    async fn peer(
+        &self,
+        rpc: String,
+        cluster: Option<String>,
+        body: Bytes,
+    ) -> Result<Vec<u8>, ApiError> {
+        let mine = self.cluster_id();
+        // "Who are you?" is answered to anyone: it is how a join finds out that a node belongs
+        // to another cluster, and says so.
+        if let Some(theirs) = cluster.filter(|_| rpc != RPC_HELLO) {
+            if !mine.is_empty() && theirs != mine {
+                return Err(ApiError::Conflict(format!(
+                    "node {} belongs to cluster {mine}; this message came from a node of \
+                     cluster {theirs} (another cluster, or a data directory reused across \
+                     clusters)",
+                    self.me.name
+                )));
+            }
+        }
         self.serve_peer(&rpc, &body).await
     }
 

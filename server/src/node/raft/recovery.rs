@@ -80,7 +80,12 @@ pub async fn force_single_member(
         .max(last.leader_id.term)
         + 1;
     let log_id = LogId::new(CommittedLeaderId::new(term, id), last.index + 1);
-    let nodes = BTreeMap::from([(id, me.clone())]);
+    // The recovered cluster keeps its id: its members-to-be are checked against it.
+    let me = Member {
+        cluster: super::cluster_of(&current, id),
+        ..me.clone()
+    };
+    let nodes = BTreeMap::from([(id, me)]);
     let entry: Entry<TypeConfig> = Entry {
         log_id,
         payload: EntryPayload::Membership(Membership::new(vec![alone], nodes)),
