@@ -2,7 +2,8 @@
 //! runtime. Do not call it from inside an async runtime (use the async client there).
 
 use crate::{
-    ClusterStatus, Error, Health, Result, ScanOptions, ScanPage, SearchResults, SetOptions,
+    BecomePrimary, ClusterStatus, Error, Health, JoinResult, RemoveResult, Result, ScanOptions,
+    ScanPage, SearchResults, SetOptions,
 };
 use serde_json::Value;
 
@@ -81,7 +82,13 @@ impl Client {
     pub fn cluster_join(&self, node_id: &str, address: &str) -> Result<Value> {
         self.rt.block_on(self.inner.cluster_join(node_id, address))
     }
-    pub fn become_primary(&self) -> Result<Value> {
+    pub fn cluster_join_via(&self, via: &str) -> Result<JoinResult> {
+        self.rt.block_on(self.inner.cluster_join_via(via))
+    }
+    pub fn remove_member(&self, node_id: &str) -> Result<RemoveResult> {
+        self.rt.block_on(self.inner.remove_member(node_id))
+    }
+    pub fn become_primary(&self) -> Result<BecomePrimary> {
         self.rt.block_on(self.inner.become_primary())
     }
     pub fn admin_flush(&self) -> Result<()> {

@@ -28,8 +28,8 @@ pub mod blocking;
 mod types;
 
 pub use types::{
-    CheckpointFile, CheckpointInfo, ClusterStatus, Health, KeyValue, ScanOptions, ScanPage,
-    SearchHit, SearchResults, SetOptions,
+    BecomePrimary, CheckpointFile, CheckpointInfo, ClusterStatus, Health, JoinResult, KeyValue,
+    MemberInfo, RemoveResult, ScanOptions, ScanPage, SearchHit, SearchResults, SetOptions,
 };
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -353,20 +353,39 @@ impl Client {
         self.call(Method::GET, self.url("/health"), &[], None).await
     }
 
+    /// This node's place in the cluster (`/cluster/status`).
     pub async fn cluster_status(&self) -> Result<ClusterStatus> {
         self.call(Method::GET, self.url("/cluster/status"), &[], None)
             .await
     }
 
-    /// Asks the node to add `node_id` at `address` (refused in standalone mode).
+    /// Asks the node (a member) to add `node_id` at `address` (refused in standalone mode).
     pub async fn cluster_join(&self, node_id: &str, address: &str) -> Result<Value> {
         let body = json!({ "node_id": node_id, "address": address });
         self.call(Method::POST, self.url("/cluster/join"), &[], Some(body))
             .await
     }
 
+    /// Asks this (fresh) node to join the cluster of the member at `via`: that member's
+    /// primary adds it as a learner, waits until it has caught up, and promotes it to voter.
+    /// 409 when its node id is a member under another URL; 503 naming `via` when it cannot be
+    /// reached.
+    pub async fn cluster_join_via(&self, via: &str) -> Result<JoinResult> {
+        let body = json!({ "via": via });
+        self.call(Method::POST, self.url("/cluster/join"), &[], Some(body))
+            .await
+    }
+
+    /// Removes the member `node_id` from the cluster (sent to any member; forwarded to the
+    /// primary). 404 for an unknown id; 409 for the primary, the last voter, a removal that
+    /// would leave no reachable quorum, or while another membership change runs.
+    pub async fn remove_member(&self, node_id: &str) -> Result<RemoveResult> {
+        let url = self.key_url("cluster/members", node_id);
+        self.call(Method::DELETE, url, &[], None).await
+    }
+
     /// Asks the node to become primary (refused in standalone mode).
-    pub async fn become_primary(&self) -> Result<Value> {
+    pub async fn become_primary(&self) -> Result<BecomePrimary> {
         self.call(Method::POST, self.url("/become_primary"), &[], None)
             .await
     }

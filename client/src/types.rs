@@ -58,11 +58,78 @@ pub struct Health {
     pub role: Option<String>,
 }
 
+/// `GET /cluster/status`. `role` is `standalone`, or in raft mode `primary`, `secondary`,
+/// `learner`, `candidate`, `uninitialized` or `removed`. The other fields are raft mode's
+/// (absent, `None` or empty, on a standalone node).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterStatus {
     pub node_id: String,
     pub mode: String,
     pub role: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term: Option<u64>,
+    /// The primary's node id, when this node knows one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_url: Option<String>,
+    /// The URL the other members reach this node at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_log_index: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_index: Option<u64>,
+    /// The cluster's members as this node knows them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<MemberInfo>,
+}
+
+/// A member of a raft cluster, as `/cluster/status` and the membership calls list it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub node_id: String,
+    pub url: String,
+    /// A voter (counts in quorums); `false` for a learner still catching up.
+    pub voter: bool,
+    /// On the primary: the last entry this member is known to hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched_index: Option<u64>,
+    /// On the primary: how many entries this member is behind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag: Option<u64>,
+}
+
+/// The answer of `POST /cluster/join {"via"}`: the node joined (or already was a voter).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinResult {
+    pub ok: bool,
+    /// The node that joined.
+    #[serde(default)]
+    pub joined: Option<String>,
+    pub members: Vec<MemberInfo>,
+}
+
+/// The answer of `DELETE /cluster/members/<id>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoveResult {
+    pub ok: bool,
+    pub removed: String,
+    /// Whether the removed node acknowledged that it was removed (a dead node cannot).
+    pub notified: bool,
+    /// The members left.
+    pub members: Vec<MemberInfo>,
+}
+
+/// The answer of `POST /become_primary`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BecomePrimary {
+    pub ok: bool,
+    pub role: String,
+    pub node_id: String,
+    /// How long the transfer took; absent when the node already was the primary.
+    #[serde(default)]
+    pub took_ms: Option<u64>,
 }
 
 /// A checkpoint the server made for download (`POST /admin/checkpoint`): every write up to

@@ -1,6 +1,6 @@
 //! `kvstore`: the server (`kvstore serve`) and a command-line client for it
 //! (`kvstore get|set|delete|bulk-set|scan|search|semantic-search|status`), plus
-//! `kvstore backup|restore` (`docs/backup.md`).
+//! `kvstore backup|restore` (`docs/backup.md`) and `kvstore cluster ...` (`docs/operations.md`).
 //! Thin: the server is `kvstore_server`, the client calls go through `kvstore_client`.
 
 mod cli;

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 /// Every value [`route_label`] returns, in a fixed order (the index of the cached handles).
-const ROUTES: [&str; 18] = [
+const ROUTES: [&str; 19] = [
     "get",
     "set",
     "delete",
@@ -24,6 +24,7 @@ const ROUTES: [&str; 18] = [
     "health",
     "cluster_status",
     "cluster_join",
+    "cluster_members",
     "become_primary",
     "admin_flush",
     "admin_compact",
@@ -80,6 +81,7 @@ pub fn route_label(path: &str) -> &'static str {
         ("health", None) => "health",
         ("cluster", Some("status")) => "cluster_status",
         ("cluster", Some("join")) => "cluster_join",
+        ("cluster", Some("members")) => "cluster_members",
         ("become_primary", None) => "become_primary",
         ("admin", Some("flush")) => "admin_flush",
         ("admin", Some("compact")) => "admin_compact",

@@ -147,10 +147,17 @@ pub fn document() -> Value {
                 "responses": { "200": ok(json!({ "$ref": "#/components/schemas/ClusterStatus" })) }
             }},
             "/cluster/join": { "post": {
-                "summary": "Add a node to the cluster (not available in standalone mode)",
-                "requestBody": body(json!({ "type": "object", "required": ["node_id", "address"], "properties": {
-                    "node_id": { "type": "string" }, "address": { "type": "string", "description": "host:port" } } })),
-                "responses": { "400": err("malformed request"), "409": err("standalone mode") }
+                "summary": "Add nodes to the cluster (sent to a member: node_id + address, or peers), or join a cluster through a member (sent to a fresh node: via). Not available in standalone mode.",
+                "requestBody": body(json!({ "type": "object", "properties": {
+                    "node_id": { "type": "string" }, "address": { "type": "string", "description": "host:port" },
+                    "peers": { "type": "array", "items": { "type": "object", "properties": { "node_id": { "type": "string" }, "url": { "type": "string" } } } },
+                    "via": { "type": "string", "description": "URL of a member of the cluster to join (alone)" } } })),
+                "responses": { "400": err("malformed request"), "409": err("standalone mode, node id already a member under another URL, a membership change in progress, or this node was removed"), "503": err("a peer or the via URL cannot be reached, no leader, or the new node did not catch up") }
+            }},
+            "/cluster/members/{id}": { "delete": {
+                "summary": "Remove a member from the cluster (forwarded to the primary; not available in standalone mode)",
+                "parameters": [ { "name": "id", "in": "path", "required": true, "description": "the member's node id", "schema": { "type": "string" } } ],
+                "responses": { "404": err("no such member"), "409": err("standalone mode, the primary, the last voter, no reachable quorum left, or a membership change in progress"), "503": err("no leader, or the change was not committed in time") }
             }},
             "/become_primary": { "post": {
                 "summary": "Make this node the primary (not available in standalone mode)",

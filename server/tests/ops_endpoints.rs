@@ -42,6 +42,15 @@ async fn ops_endpoints() {
     expect_error(h.post(s.url("/cluster/join")).body("{"), 400).await;
     let msg = expect_error(h.post(s.url("/become_primary")), 409).await;
     assert!(msg.contains("standalone"), "{msg}");
+    let msg = expect_error(h.delete(s.url("/cluster/members/beta")), 409).await;
+    assert!(msg.contains("standalone"), "{msg}");
+    let msg = expect_error(
+        h.post(s.url("/cluster/join"))
+            .json(&json!({"via": "http://127.0.0.1:5001"})),
+        409,
+    )
+    .await;
+    assert!(msg.contains("standalone"), "{msg}");
 
     // admin
     call(
@@ -113,6 +122,7 @@ async fn ops_endpoints() {
         ("/health", "get"),
         ("/cluster/status", "get"),
         ("/cluster/join", "post"),
+        ("/cluster/members/{id}", "delete"),
         ("/become_primary", "post"),
         ("/admin/flush", "post"),
         ("/admin/compact", "post"),

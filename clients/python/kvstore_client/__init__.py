@@ -150,8 +150,53 @@ class KVStoreClient:
         return self._request("GET", "/health")
 
     def cluster_status(self):
-        """``{"node_id", "mode", "role"}``."""
+        """``{"node_id", "mode", "role"}``; in raft mode also ``term``, ``leader_id``,
+        ``leader_url``, ``url``, ``members`` (``[{"node_id", "url", "voter"}, ...]``) and the log
+        positions. ``role`` is ``removed`` on a node removed from its cluster."""
         return self._request("GET", "/cluster/status")
+
+    # -- cluster membership (raft mode; docs/operations.md) -------------------------------------
+
+    def cluster_join(self, node_id=None, address=None, *, via=None, peers=None):
+        """Cluster membership through ``POST /cluster/join``, in one of three forms:
+
+        - ``cluster_join(via="http://host:port")`` on a fresh node: it asks that member of a
+          cluster to admit it (added as a learner, caught up, promoted to voter);
+        - ``cluster_join("node2", "host:port")`` on a member (the seed's form): adds that node;
+        - ``cluster_join(peers=[("node2", "http://host:port"), ...])`` on a member: adds each.
+
+        Returns ``{"ok": True, "members": [...]}``. Raises KVStoreError: 409 in standalone mode
+        or when the node id is already a member under another URL, 503 when a peer or ``via``
+        cannot be reached."""
+        forms = [via is not None, peers is not None, node_id is not None or address is not None]
+        if sum(forms) != 1:
+            raise ValueError("give exactly one of: via, peers, or node_id with address")
+        if via is not None:
+            body = {"via": via}
+        elif peers is not None:
+            body = {"peers": [{"node_id": n, "url": u} for n, u in peers]}
+        else:
+            if node_id is None or address is None:
+                raise ValueError("node_id and address go together")
+            body = {"node_id": node_id, "address": address}
+        return self._request("POST", "/cluster/join", json=body)
+
+    def cluster_leave(self, node_id=None):
+        """Removes ``node_id`` from the cluster (default: the node this client talks to).
+
+        Sent to this node, which forwards it to the primary. Returns ``{"ok", "removed",
+        "notified", "members"}``. Raises KVStoreError: 404 for an unknown id; 409 for the
+        primary (move leadership first: :meth:`become_primary` on another node), the last
+        voter, a removal that would leave no reachable quorum, or while another membership
+        change runs."""
+        if node_id is None:
+            node_id = self.cluster_status()["node_id"]
+        return self._request("DELETE", self._key_path("cluster/members", node_id))
+
+    def become_primary(self):
+        """Moves leadership to this node: ``{"ok", "role": "primary", "node_id", "took_ms"}``.
+        Raises KVStoreError 409 in standalone mode or on a learner, 503 when it did not win."""
+        return self._request("POST", "/become_primary")
 
     def stats(self):
         """Engine statistics."""

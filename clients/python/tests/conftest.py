@@ -20,16 +20,16 @@ def _binary():
     return path
 
 
-def start_server(data, extra_args=()):
-    """Starts ``kvstore serve`` on a free port with its data in ``data``; a generator that
-    yields ``(host, port)`` once the node is healthy and stops it afterwards."""
+def start_server(data, extra_args=(), node_id="py-node"):
+    """Starts ``kvstore serve`` on a free port with its data in ``data``, named ``node_id``; a
+    generator that yields ``(host, port)`` once the node is healthy and stops it afterwards."""
     # --port 0: the server picks a free port and prints "kvstore listening on http://HOST:PORT".
     env = {**os.environ, "RUST_LOG": "warn"}
     # A developer's own settings must not turn authentication on under every test.
     env.pop("KVSTORE_AUTH_TOKEN_FILE", None)
     env.pop("KVSTORE_READ_TOKEN_FILE", None)
     proc = subprocess.Popen(
-        [_binary(), "serve", "--port", "0", "--data-dir", str(data), "--node-id", "py-node",
+        [_binary(), "serve", "--port", "0", "--data-dir", str(data), "--node-id", node_id,
          *extra_args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

@@ -158,7 +158,11 @@ async fn run_async(cmd: Command) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
-        Command::Serve(_) | Command::BulkSet(_) | Command::Backup(_) | Command::Restore(_) => {
+        Command::Serve(_)
+        | Command::BulkSet(_)
+        | Command::Backup(_)
+        | Command::Restore(_)
+        | Command::Cluster(_) => {
             unreachable!("dispatched in cli::run")
         }
     }

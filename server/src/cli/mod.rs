@@ -3,6 +3,7 @@
 mod backup;
 mod bulk;
 mod client_cmds;
+mod cluster;
 mod serve;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -86,6 +87,8 @@ enum Command {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Cluster membership (raft mode): status, join --via, leave, become-primary.
+    Cluster(cluster::ClusterArgs),
     /// Copy a consistent checkpoint of a running node into PATH (new or empty), verified.
     Backup(backup::BackupArgs),
     /// Restore a backup into a new or empty data directory (offline: no node may run on it).
@@ -215,6 +218,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::BulkSet(args) => bulk::run(args),
         Command::Backup(args) => backup::run_backup(args),
         Command::Restore(args) => backup::run_restore(args),
+        Command::Cluster(args) => cluster::run(args),
         other => client_cmds::run(other),
     }
 }

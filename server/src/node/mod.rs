@@ -152,6 +152,22 @@ pub trait Node: Send + Sync + 'static {
     async fn join(&self, peers: Vec<(String, String)>) -> Result<serde_json::Value, ApiError>;
     /// Makes this node the primary (`/become_primary`).
     async fn become_primary(&self) -> Result<serde_json::Value, ApiError>;
+    /// Asks the member at `via` to admit this (fresh) node to its cluster
+    /// (`/cluster/join {"via"}`). Modes without membership refuse it (409).
+    async fn join_via(&self, via: String) -> Result<serde_json::Value, ApiError> {
+        Err(ApiError::Conflict(format!(
+            "cannot join the cluster of {via}: this node runs in standalone mode; cluster \
+             membership needs --mode raft"
+        )))
+    }
+    /// Removes the member named `node_id` from the cluster (`DELETE /cluster/members/<id>`).
+    /// Modes without membership refuse it (409).
+    async fn remove_member(&self, node_id: String) -> Result<serde_json::Value, ApiError> {
+        Err(ApiError::Conflict(format!(
+            "cannot remove {node_id:?}: this node runs in standalone mode and has no cluster \
+             members; membership needs --mode raft"
+        )))
+    }
     /// Flushes memtables to SSTables and waits.
     async fn flush(&self) -> Result<(), ApiError>;
     /// Compacts the whole key range and waits.

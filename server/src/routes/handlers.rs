@@ -2,8 +2,8 @@
 //! Each returns a finished response; errors become `{"error": ...}` via [`ApiError`].
 
 use super::input::{
-    bounded_count, check_key, parse_bulk_set, parse_cluster_join, parse_semantic_post, parse_set,
-    query_get, DEFAULT_K, DEFAULT_SCAN_LIMIT,
+    bounded_count, check_key, parse_bulk_set, parse_join_request, parse_semantic_post, parse_set,
+    query_get, JoinRequest, DEFAULT_K, DEFAULT_SCAN_LIMIT,
 };
 use super::State;
 use crate::error::{error_response, ApiError};
@@ -218,12 +218,29 @@ pub async fn cluster_status(state: Arc<State>) -> Response {
 
 /// `POST /cluster/join` with `{"peers": [{"node_id", "url"}, ...]}`, or one peer as
 /// `{"node_id", "address"}` (the seed's shape; `"addr"`, `"url"` and `"host"` + `"port"` are
-/// accepted as the address).
+/// accepted as the address) — sent to a member, which adds them; or `{"via": url}` — sent to
+/// a fresh node, which asks the member at `url` to admit it.
 pub async fn cluster_join(state: Arc<State>, body: Body) -> Response {
     respond(
         async {
-            let peers = parse_cluster_join(&body?)?;
-            state.node.join(peers).await
+            match parse_join_request(&body?)? {
+                JoinRequest::Peers(peers) => state.node.join(peers).await,
+                JoinRequest::Via(via) => state.node.join_via(via).await,
+            }
+        }
+        .await,
+    )
+}
+
+/// `DELETE /cluster/members/<node_id>` (the id percent-decoded).
+pub async fn cluster_remove_member(state: Arc<State>, id: Result<String, ApiError>) -> Response {
+    respond(
+        async {
+            let id = id?;
+            if id.trim().is_empty() {
+                return Err(ApiError::BadRequest("the node id must not be empty".into()));
+            }
+            state.node.remove_member(id).await
         }
         .await,
     )

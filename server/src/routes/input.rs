@@ -326,8 +326,39 @@ pub fn parse_semantic_post(body: &[u8]) -> Result<(SemanticQuery, usize), ApiErr
 
 /// The body of `POST /cluster/join`: `{"node_id", "address"}` (the seed's shape; `"addr"`,
 /// `"url"` and `"host"` + `"port"` are accepted as the address).
-pub fn parse_cluster_join(body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+/// What a `POST /cluster/join` asks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JoinRequest {
+    /// The seed's flow: add these (name, address) nodes to this node's cluster.
+    Peers(Vec<(String, String)>),
+    /// A fresh node asks the member at this URL to admit it.
+    Via(String),
+}
+
+/// `{"via": "<url of a member>"}`, or the seed's shapes ([`parse_cluster_join`]).
+pub fn parse_join_request(body: &[u8]) -> Result<JoinRequest, ApiError> {
     let mut obj = json_object(body)?;
+    if !obj.contains_key("via") {
+        return peers_of(obj).map(JoinRequest::Peers);
+    }
+    let via = string_field(&mut obj, "via")?;
+    if via.trim().is_empty() {
+        return Err(ApiError::BadRequest("\"via\" must not be empty".into()));
+    }
+    if let Some(other) = obj.keys().next() {
+        return Err(ApiError::BadRequest(format!(
+            "\"via\" (join through a member) takes no other field, got {other:?}: \
+             send {{\"via\": url}} to the new node, or {{\"peers\": [...]}} to a member"
+        )));
+    }
+    Ok(JoinRequest::Via(via))
+}
+
+pub fn parse_cluster_join(body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    peers_of(json_object(body)?)
+}
+
+fn peers_of(mut obj: serde_json::Map<String, Value>) -> Result<Vec<(String, String)>, ApiError> {
     match obj.remove("peers") {
         None => Ok(vec![one_peer(obj)?]),
         Some(Value::Array(list)) if !list.is_empty() => list
@@ -407,6 +438,28 @@ mod tests {
             json!({"peers": [{"node_id": "n2"}]}),
         ] {
             let e = parse_cluster_join(bad.to_string().as_bytes()).unwrap_err();
+            assert_eq!(e.status().as_u16(), 400, "{bad}");
+        }
+    }
+
+    #[test]
+    fn cluster_join_via_is_a_non_empty_url_alone() {
+        let parse = |v: serde_json::Value| parse_join_request(v.to_string().as_bytes());
+        assert_eq!(
+            parse(json!({"via": "http://127.0.0.1:5001"})).unwrap(),
+            JoinRequest::Via("http://127.0.0.1:5001".into())
+        );
+        assert_eq!(
+            parse(json!({"node_id": "n2", "address": "h:1"})).unwrap(),
+            JoinRequest::Peers(vec![("n2".into(), "h:1".into())])
+        );
+        for bad in [
+            json!({"via": ""}),
+            json!({"via": 5}),
+            json!({"via": "http://h:1", "peers": []}),
+            json!({"via": "http://h:1", "node_id": "n2"}),
+        ] {
+            let e = parse(bad.clone()).unwrap_err();
             assert_eq!(e.status().as_u16(), 400, "{bad}");
         }
     }

@@ -146,6 +146,11 @@ pub fn routes(
         .and(body(limit))
         .then(handlers::cluster_join)
         .boxed();
+    let remove_member: Route = warp::path!("cluster" / "members" / String)
+        .and(warp::delete())
+        .and(s())
+        .then(|id: String, st| handlers::cluster_remove_member(st, input::key_from_path(&id)))
+        .boxed();
     // Peer traffic of the cluster modes: its own limit (a snapshot chunk, a bulk's entry).
     let peer: Route = warp::path!("raft" / String)
         .and(warp::post())
@@ -224,6 +229,8 @@ pub fn routes(
         .or(status)
         .unify()
         .or(join)
+        .unify()
+        .or(remove_member)
         .unify()
         .or(primary)
         .unify()

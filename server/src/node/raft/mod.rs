@@ -11,6 +11,8 @@
 //! - [`RaftNode`] (`node.rs`): the [`crate::node::Node`] of `--mode raft` — writes through
 //!   the leader, linearizable reads, membership, the election watchdog.
 //! - `network.rs`: peer messages over HTTP (`POST /raft/<rpc>`, CBOR, one pooled client).
+//! - [`members`]: joining through a member, removing a member, and the removed state (etcd's
+//!   `member add` / `member remove`), with the quorum checks they make first.
 //!
 //! Guarantees and what is not built yet: `docs/consistency.md`; formats: `docs/formats/raft.md`.
 
@@ -18,6 +20,7 @@
 #![allow(clippy::result_large_err)]
 
 mod log_store;
+pub mod members;
 pub mod network;
 mod node;
 mod proposer;

@@ -11,7 +11,8 @@
 //!   replica. Searches and scans read the local replica (stale) for now.
 //! - **Membership**: `join` on an uninitialized node makes a cluster of itself, then adds each
 //!   peer as a learner, waits for it to catch up, and promotes it (one change at a time); sent
-//!   to a follower it is forwarded to the leader.
+//!   to a follower it is forwarded to the leader. Joining through a member (`join_via`) and
+//!   removing a member are in `members.rs`.
 //! - **Election watchdog** (DESIGN.md, openraft 0.9 trap 1): when no leader has been known for
 //!   longer than the election timeout, the node waits a fresh random delay and campaigns,
 //!   so two survivors cannot stay in a split-vote lockstep.
@@ -19,6 +20,7 @@
 //! Invariants: nothing answers 200 for a write before openraft reports it applied; a node that
 //! is not (or no longer) the leader never serves a linearizable read from its own state.
 
+use super::members::{self, ChangeGate};
 use super::network::{
     decode, encode, HoldRequest, Network, PeerClient, PeerError, RPC_APPEND, RPC_HELLO, RPC_HOLD,
     RPC_JOIN, RPC_READ, RPC_READ_INDEX, RPC_RELEASE, RPC_SNAPSHOT, RPC_VOTE, RPC_WRITE,
@@ -44,6 +46,7 @@ use rand::Rng;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -94,13 +97,13 @@ pub struct RaftSettings {
 }
 
 pub struct RaftNode {
-    me: Member,
-    id: u64,
-    raft: Raft<TypeConfig>,
+    pub(super) me: Member,
+    pub(super) id: u64,
+    pub(super) raft: Raft<TypeConfig>,
     /// A handle on the state machine openraft drives, for reads (its store changes when a
     /// snapshot is installed, so it is asked each time).
     sm: StateMachine,
-    peers: PeerClient,
+    pub(super) peers: PeerClient,
     fail: FailureInjector,
     watchdog: tokio::task::JoinHandle<()>,
     /// While a leadership transfer holds this node still: until when (see `become_primary`).
@@ -112,20 +115,30 @@ pub struct RaftNode {
     proposer: Proposer,
     /// Shares leadership confirmations between concurrent linearizable reads.
     read_index: ReadIndex,
+    /// `<data>`: where the removed marker goes (`members.rs`).
+    pub(super) data_dir: PathBuf,
+    /// Set once this node was removed from its cluster (for good: `<data>/REMOVED`); read by
+    /// every request and by the election watchdog.
+    pub(super) removed: Arc<AtomicBool>,
+    /// Asks the members whether this node was removed while it heard no leader
+    /// (`members::removal_watch`); aborted at close.
+    removal_watch: tokio::task::JoinHandle<()>,
+    /// Serializes membership changes while this node leads (`members.rs`).
+    pub(super) gate: ChangeGate,
 }
 
-fn unavailable(what: impl std::fmt::Display) -> ApiError {
+pub(super) fn unavailable(what: impl std::fmt::Display) -> ApiError {
     ApiError::Unavailable(what.to_string())
 }
 
-fn to_peer(e: ApiError) -> PeerError {
+pub(super) fn to_peer(e: ApiError) -> PeerError {
     PeerError {
         status: e.status().as_u16(),
         message: e.to_string(),
     }
 }
 
-fn from_peer(e: PeerError) -> ApiError {
+pub(super) fn from_peer(e: PeerError) -> ApiError {
     match e.status {
         400 => ApiError::BadRequest(e.message),
         404 => ApiError::NotFound(e.message),
@@ -136,7 +149,7 @@ fn from_peer(e: PeerError) -> ApiError {
     }
 }
 
-fn normalize_url(url: &str) -> String {
+pub(super) fn normalize_url(url: &str) -> String {
     let url = url.trim().trim_end_matches('/');
     if url.contains("://") {
         url.to_string()
@@ -204,7 +217,14 @@ impl RaftNode {
         let raft = Raft::new(id, Arc::new(config), network, log, sm.clone())
             .await
             .map_err(|e| format!("cannot start raft: {e}"))?;
-        let watchdog = tokio::spawn(election_watchdog(raft.clone(), id));
+        // A node removed before it stopped stays removed: it must not campaign with the
+        // configuration it still holds (`members.rs`).
+        let removed = Arc::new(AtomicBool::new(members::was_removed(&settings.data_dir)));
+        if removed.load(Ordering::SeqCst) {
+            tracing::warn!("this node was removed from its cluster: it will not campaign");
+            raft.runtime_config().elect(false);
+        }
+        let watchdog = tokio::spawn(election_watchdog(raft.clone(), id, Arc::clone(&removed)));
         let leader_changes = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let leader_watch = tokio::spawn(watch_metrics(
             raft.clone(),
@@ -213,6 +233,13 @@ impl RaftNode {
             peers.clone(),
         ));
         let proposer = Proposer::start(raft.clone(), WRITE_TIMEOUT);
+        let removal_watch = tokio::spawn(members::removal_watch(
+            raft.clone(),
+            peers.clone(),
+            settings.name.clone(),
+            settings.data_dir.clone(),
+            Arc::clone(&removed),
+        ));
         Ok(RaftNode {
             proposer,
             read_index: ReadIndex::default(),
@@ -226,6 +253,10 @@ impl RaftNode {
             hold: Arc::default(),
             leader_changes,
             leader_watch,
+            data_dir: settings.data_dir,
+            removed,
+            removal_watch,
+            gate: ChangeGate::default(),
         })
     }
 
@@ -234,7 +265,7 @@ impl RaftNode {
     }
 
     /// The id of the cluster this node belongs to; empty before it has joined one.
-    fn cluster_id(&self) -> String {
+    pub(super) fn cluster_id(&self) -> String {
         cluster_of(
             self.raft.metrics().borrow().membership_config.membership(),
             self.id,
@@ -253,7 +284,10 @@ impl RaftNode {
     }
 
     /// The leader, waiting up to [`LEADER_WAIT`] for one to be elected.
-    async fn wait_leader(&self) -> Result<(u64, Member), ApiError> {
+    pub(super) async fn wait_leader(&self) -> Result<(u64, Member), ApiError> {
+        if self.is_removed() {
+            return Err(members::removed_error(&self.me.name));
+        }
         if let Some(l) = self.leader() {
             return Ok(l);
         }
@@ -284,14 +318,14 @@ impl RaftNode {
         })
     }
 
-    fn initialized(&self) -> bool {
+    pub(super) fn initialized(&self) -> bool {
         has_members(&self.raft.metrics().borrow())
     }
 
     /// 503 while a leadership transfer holds this node still: a primary handing over must
     /// neither append (an entry would renew the followers' leases and defeat the transfer) nor
     /// serve a read it may no longer be entitled to.
-    fn check_not_held(&self) -> Result<(), ApiError> {
+    pub(super) fn check_not_held(&self) -> Result<(), ApiError> {
         let hold = *self.hold.lock().unwrap_or_else(|e| e.into_inner());
         match hold {
             Some(until) if Instant::now() < until => Err(unavailable(
@@ -392,6 +426,9 @@ impl RaftNode {
     }
 
     async fn join_here(&self, peers: Vec<(String, String)>) -> Result<Value, ApiError> {
+        // Waits for a change in progress rather than refusing: the seed's callers never had a
+        // 409 for that.
+        let _gate = self.gate.begin("the seed's join".into()).await;
         for (name, url) in peers {
             let id = raft_id(&name);
             let member = Member {
@@ -481,7 +518,7 @@ impl RaftNode {
         Ok(json!({ "ok": true, "members": self.members_json() }))
     }
 
-    fn members_json(&self) -> Vec<Value> {
+    pub(super) fn members_json(&self) -> Vec<Value> {
         let m = self.raft.metrics().borrow().clone();
         let voters: BTreeSet<u64> = m.membership_config.voter_ids().collect();
         let matched: BTreeMap<u64, Option<u64>> = m
@@ -551,6 +588,9 @@ impl RaftNode {
 
     /// Serves a peer's request; the answer is CBOR.
     async fn serve_peer(&self, rpc: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+        if let Some(answer) = self.serve_member_rpc(rpc, body).await {
+            return answer;
+        }
         let bad = |e: String| ApiError::BadRequest(e);
         let enc = |r: Result<Vec<u8>, String>| r.map_err(ApiError::Internal);
         match rpc {
@@ -580,10 +620,18 @@ impl RaftNode {
                 let r = self.join_here(peers).await.map_err(to_peer);
                 enc(encode(&r.map(|v| v.to_string())))
             }
+            // A removed node refuses to be added again: its log is the old cluster's, and its
+            // marker would keep it from serving anyway (start it with an empty data directory).
+            RPC_HELLO if self.is_removed() => Err(ApiError::Conflict(
+                members::removed_error(&self.me.name).to_string(),
+            )),
             RPC_HELLO => enc(encode(&Member {
                 cluster: self.cluster_id(),
                 ..self.me.clone()
             })),
+            RPC_HOLD | RPC_RELEASE if self.is_removed() => Err(ApiError::Conflict(
+                members::removed_error(&self.me.name).to_string(),
+            )),
             RPC_HOLD => {
                 let req: HoldRequest = decode(body).map_err(bad)?;
                 enc(encode(&self.hold_for(&req).map_err(to_peer)))
@@ -661,7 +709,7 @@ async fn watch_metrics(
 /// DESIGN.md trap 1: openraft 0.9 draws each node's election timeout once, so after a split
 /// vote two survivors can campaign in lockstep forever. When no leader has been known for
 /// longer than the election timeout, wait a fresh random delay and campaign.
-async fn election_watchdog(raft: Raft<TypeConfig>, id: u64) {
+async fn election_watchdog(raft: Raft<TypeConfig>, id: u64, removed: Arc<AtomicBool>) {
     let mut leaderless_since: Option<Instant> = None;
     loop {
         tokio::time::sleep(Duration::from_millis(HEARTBEAT_MS)).await;
@@ -670,6 +718,14 @@ async fn election_watchdog(raft: Raft<TypeConfig>, id: u64) {
             return;
         }
         let voter = m.membership_config.voter_ids().any(|v| v == id);
+        // A removed node still holds a configuration that names it a voter: it must not act on
+        // it (`members.rs`). Its campaigns stay off even if a leadership-transfer hold from
+        // before its removal ends now and turns them back on.
+        if removed.load(Ordering::SeqCst) {
+            raft.runtime_config().elect(false);
+            leaderless_since = None;
+            continue;
+        }
         if m.current_leader.is_some() || !voter {
             leaderless_since = None;
             continue;
@@ -817,7 +873,10 @@ impl Node for RaftNode {
     fn status(&self) -> ClusterStatus {
         let m = self.raft.metrics().borrow().clone();
         let voter = m.membership_config.voter_ids().any(|v| v == self.id);
-        let role = if !self.initialized() {
+        let removed = self.is_removed();
+        let role = if removed {
+            "removed"
+        } else if !self.initialized() {
             "uninitialized"
         } else {
             match m.state {
@@ -828,7 +887,8 @@ impl Node for RaftNode {
                 ServerState::Shutdown => "shutdown",
             }
         };
-        let leader = self.leader();
+        // A removed node's idea of the leader is the one it last heard of: not worth showing.
+        let leader = if removed { None } else { self.leader() };
         let mut details = serde_json::Map::new();
         details.insert("term".into(), json!(m.current_term));
         details.insert(
@@ -895,6 +955,11 @@ impl Node for RaftNode {
     }
 
     async fn join(&self, peers: Vec<(String, String)>) -> Result<Value, ApiError> {
+        if self.is_removed() {
+            return Err(ApiError::Conflict(
+                members::removed_error(&self.me.name).to_string(),
+            ));
+        }
         if !self.initialized() {
             let mut members = BTreeMap::new();
             let me = Member {
@@ -933,6 +998,11 @@ impl Node for RaftNode {
     /// [`TRANSFER_DEADLINE`]. Then everyone resumes (at the deadline at the latest, by
     /// itself). No read is served by the old primary in between.
     async fn become_primary(&self) -> Result<Value, ApiError> {
+        if self.is_removed() {
+            return Err(ApiError::Conflict(
+                members::removed_error(&self.me.name).to_string(),
+            ));
+        }
         let started = Instant::now();
         let (leader, leader_node) = self.wait_leader().await?;
         if leader == self.id {
@@ -1010,6 +1080,14 @@ impl Node for RaftNode {
         }
     }
 
+    async fn join_via(&self, via: String) -> Result<Value, ApiError> {
+        self.join_via_here(via).await
+    }
+
+    async fn remove_member(&self, node_id: String) -> Result<Value, ApiError> {
+        self.remove_member_here(node_id).await
+    }
+
     async fn flush(&self) -> Result<(), ApiError> {
         self.blocking(|ix| Ok(ix.db().flush()?)).await
     }
@@ -1052,6 +1130,7 @@ impl Node for RaftNode {
     async fn close(&self) -> Result<(), kvstore_engine::Error> {
         self.watchdog.abort();
         self.leader_watch.abort();
+        self.removal_watch.abort();
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
         }
