@@ -77,6 +77,9 @@ async fn start_raft(
                 .peer_token()
                 .map(|t| t.expose_secret().to_string()),
             force_new_cluster: config.force_new_cluster,
+            // Bound to one address: peers see our messages come from it (a wildcard bind
+            // leaves the choice to the system, as before).
+            local_address: (!bound.ip().is_unspecified()).then(|| bound.ip()),
         },
         fail,
     )

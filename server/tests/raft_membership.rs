@@ -72,31 +72,6 @@ impl Cluster {
         }
         out
     }
-
-    /// Waits until the nodes `among` name the same primary, one of them; returns its index.
-    /// (`wait_primary` asks every running node, and a removed one names none.)
-    async fn primary_among(&self, among: &[usize]) -> usize {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let mut seen = Vec::new();
-            for &i in among {
-                seen.push((i, self.status(i).await));
-            }
-            let first = seen[0].1["leader_id"].as_str().map(str::to_string);
-            if let Some(l) = first {
-                if seen.iter().all(|(_, s)| s["leader_id"] == l.as_str()) {
-                    if let Some((i, _)) = seen
-                        .iter()
-                        .find(|(_, s)| s["role"] == "primary" && s["node_id"] == l.as_str())
-                    {
-                        return *i;
-                    }
-                }
-            }
-            assert!(Instant::now() < deadline, "no agreed primary: {seen:?}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
 }
 
 /// Runs `kvstore <args> --url <url>`; returns (success, stdout, stderr).

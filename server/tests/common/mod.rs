@@ -6,6 +6,8 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod linearizability;
+pub mod partition;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -30,6 +32,18 @@ pub async fn start(data_dir: &Path, extra: &[&str]) -> TestServer {
 /// [`start`] with environment variables set for the server (after `RUST_LOG=warn`, so a
 /// `RUST_LOG` here wins).
 pub async fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> TestServer {
+    try_start_with_env(data_dir, extra, env)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`start_with_env`], answering why the server did not start instead of panicking (a caller
+/// that picked a port that was taken meanwhile can pick another).
+pub async fn try_start_with_env(
+    data_dir: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Result<TestServer, String> {
     let stderr_path = data_dir.with_extension(format!("stderr-{}.log", unique()));
     let stderr = std::fs::File::create(&stderr_path).expect("create stderr log");
     let mut child = Command::new(BIN)
@@ -59,10 +73,10 @@ pub async fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)
         None => {
             let _ = child.kill();
             let _ = child.wait();
-            panic!(
+            return Err(format!(
                 "server did not start: stdout {line:?}, stderr:\n{}",
                 std::fs::read_to_string(&stderr_path).unwrap_or_default()
-            );
+            ));
         }
     };
     let server = TestServer {
@@ -71,7 +85,7 @@ pub async fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)
         stderr_path,
     };
     server.wait_healthy().await;
-    server
+    Ok(server)
 }
 
 fn unique() -> u64 {

@@ -99,8 +99,12 @@ pub enum CallError {
 }
 
 impl PeerClient {
-    /// A client that sends `token` (when given) as a bearer token with every message.
-    pub fn new(token: Option<&str>) -> Result<PeerClient, String> {
+    /// A client that sends `token` (when given) as a bearer token with every message, from
+    /// `local_address` (when given; see `RaftSettings::local_address`).
+    pub fn new(
+        token: Option<&str>,
+        local_address: Option<std::net::IpAddr>,
+    ) -> Result<PeerClient, String> {
         let mut headers = reqwest::header::HeaderMap::new();
         if let Some(t) = token {
             let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {t}"))
@@ -115,6 +119,7 @@ impl PeerClient {
             .pool_max_idle_per_host(64)
             .tcp_nodelay(true)
             .connect_timeout(Duration::from_secs(2))
+            .local_address(local_address)
             .build()
             .map_err(|e| format!("cannot build the peer HTTP client: {e}"))?;
         Ok(PeerClient {

@@ -94,6 +94,12 @@ pub struct RaftSettings {
     /// `--force-new-cluster`: start as the only member of the cluster, keeping this node's data
     /// (`recovery.rs`).
     pub force_new_cluster: bool,
+    /// The address this node's connections to its peers leave from (`None`: the system
+    /// picks). Set to the bound address when it is a specific one, so that a peer sees this
+    /// node's messages come from the address it serves on: a firewall rule between two
+    /// addresses then cuts both directions of a link (the partition tests need it on loopback,
+    /// where every node would otherwise send from 127.0.0.1).
+    pub local_address: Option<std::net::IpAddr>,
 }
 
 pub struct RaftNode {
@@ -210,7 +216,7 @@ impl RaftNode {
         }
         .validate()
         .map_err(|e| format!("raft config: {e}"))?;
-        let peers = PeerClient::new(settings.peer_token.as_deref())?;
+        let peers = PeerClient::new(settings.peer_token.as_deref(), settings.local_address)?;
         let network = Network {
             client: peers.clone(),
         };
