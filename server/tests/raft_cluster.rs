@@ -329,12 +329,7 @@ async fn with_auth_on_peers_use_the_token_and_strangers_are_refused() {
 async fn repeated_failovers(rounds: usize) {
     let _one = ONE_CLUSTER.lock().await;
     let mut c = Cluster::start(3).await;
-    let peers = json!({"peers": [
-        {"node_id": "node2", "url": c.url(1, "")},
-        {"node_id": "node3", "url": c.url(2, "")},
-    ]});
-    let (status, body) = call(http().post(c.url(0, "/cluster/join")).json(&peers)).await;
-    assert_eq!(status, 200, "{body}");
+    c.form_from_node1().await;
     let mut times = Vec::new();
     for round in 0..rounds {
         let old = c.wait_primary().await;
@@ -556,12 +551,7 @@ async fn a_secondary_far_behind_catches_up_by_snapshot() {
 async fn concurrent_writes_share_log_entries_and_each_gets_its_own_answer() {
     let _one = ONE_CLUSTER.lock().await;
     let c = Cluster::start(3).await;
-    let peers = json!({"peers": [
-        {"node_id": "node2", "url": c.url(1, "")},
-        {"node_id": "node3", "url": c.url(2, "")},
-    ]});
-    let (status, body) = call(http().post(c.url(0, "/cluster/join")).json(&peers)).await;
-    assert_eq!(status, 200, "{body}");
+    c.form_from_node1().await;
     let primary = c.wait_primary().await;
     let last_index = |i: usize| {
         let url = c.url(i, "/metrics");

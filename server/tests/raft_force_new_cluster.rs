@@ -24,12 +24,7 @@ fn member_names(status: &Value) -> Vec<String> {
 async fn a_lone_survivor_recovers_every_write_and_grows_back() {
     let _one = ONE_CLUSTER.lock().await;
     let mut c = Cluster::start(3).await;
-    let peers = json!({"peers": [
-        {"node_id": "node2", "url": c.url(1, "")},
-        {"node_id": "node3", "url": c.url(2, "")},
-    ]});
-    let (status, body) = call(http().post(c.url(0, "/cluster/join")).json(&peers)).await;
-    assert_eq!(status, 200, "{body}");
+    c.form_from_node1().await;
     let primary = c.wait_primary().await;
     for i in 0..20 {
         let (status, body) = c.set(primary, &format!("k{i}"), &format!("v{i}")).await;
@@ -93,29 +88,19 @@ async fn a_lone_survivor_recovers_every_write_and_grows_back() {
 #[test]
 fn nothing_to_recover_and_other_modes_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let o = Command::new(BIN)
-        .args([
-            "serve",
-            "--port",
-            "0",
-            "--mode",
-            "raft",
-            "--force-new-cluster",
-        ])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
+    let refused = |args: &[&str]| {
+        let o = Command::new(BIN)
+            .args(["serve", "--port", "0", "--force-new-cluster"])
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "started with {args:?}");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let err = refused(&["--mode", "raft"]);
     assert!(err.contains("never a member"), "{err}");
-    let o = Command::new(BIN)
-        .args(["serve", "--port", "0", "--force-new-cluster"])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = refused(&[]);
     assert!(err.contains("--mode raft"), "{err}");
 }

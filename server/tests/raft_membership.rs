@@ -16,20 +16,6 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 impl Cluster {
-    /// The seed's flow: node1 forms the cluster and adds node2..node`n`.
-    async fn seed_join(&self, n: usize) {
-        let peers: Vec<Value> = (1..n)
-            .map(|i| json!({"node_id": format!("node{}", i + 1), "url": self.url(i, "")}))
-            .collect();
-        let (status, body) = call(
-            http()
-                .post(self.url(0, "/cluster/join"))
-                .json(&json!({ "peers": peers })),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-    }
-
     /// `POST /cluster/join {"via"}` on node `i`.
     async fn join_via(&self, i: usize, via: &str) -> (u16, Value) {
         call(
@@ -113,7 +99,7 @@ async fn join_via_grows_three_to_four_and_a_removed_secondary_stops_serving_and_
     let _one = ONE_CLUSTER.lock().await;
     let started = Instant::now();
     let mut c = Cluster::start(4).await;
-    c.seed_join(3).await;
+    c.form_first(3).await;
     assert_eq!(c.primary_among(&[0, 1, 2]).await, 0);
     for i in 0..20 {
         let (status, body) = c.set(i % 3, &format!("k{i:02}"), "before the join").await;
@@ -244,7 +230,7 @@ async fn removing_a_dead_node_and_the_refusals_that_protect_the_quorum() {
     let _one = ONE_CLUSTER.lock().await;
     let started = Instant::now();
     let mut c = Cluster::start(4).await;
-    c.seed_join(4).await;
+    c.form_first(4).await;
     assert_eq!(c.primary_among(&[0, 1, 2, 3]).await, 0);
     let (status, body) = c.set(1, "k", "v").await;
     assert_eq!(status, 200, "{body}");

@@ -215,7 +215,13 @@ impl Cluster {
     /// Forms the cluster: one `join` on node1 naming every other node; waits for an agreed
     /// primary.
     pub async fn form_from_node1(&self) {
-        let peers: Vec<Value> = (1..self.nodes.len())
+        self.form_first(self.nodes.len()).await;
+    }
+
+    /// The seed's flow on the first `n` nodes: one `join` on node1 naming node2..node`n`;
+    /// waits until they agree on a primary (the others are left out).
+    pub async fn form_first(&self, n: usize) {
+        let peers: Vec<Value> = (1..n)
             .map(|i| json!({"node_id": format!("node{}", i + 1), "url": self.url(i, "")}))
             .collect();
         let (status, body) = call(
@@ -225,7 +231,7 @@ impl Cluster {
         )
         .await;
         assert_eq!(status, 200, "join: {body}");
-        self.wait_primary().await;
+        self.primary_among(&(0..n).collect::<Vec<_>>()).await;
     }
 
     /// Node `i`'s `/cluster/status`, or `None` when it does not answer within `timeout`.

@@ -420,24 +420,7 @@ impl RaftNode {
         }
         // The leader must reach the node at the URL it gave (its --advertise-url): the node
         // reaching us proves nothing about the other direction.
-        let hello: Member = self
-            .peers
-            .call(&member.url, super::network::RPC_HELLO, &(), HELLO_TIMEOUT)
-            .await
-            .map_err(|e| unavailable(format!("cannot reach {name} at {}: {e}", member.url)))?;
-        if hello.name != name {
-            return Err(ApiError::Conflict(format!(
-                "{} is node {:?}, not {name:?}",
-                member.url, hello.name
-            )));
-        }
-        if !hello.cluster.is_empty() && hello.cluster != member.cluster {
-            return Err(ApiError::Conflict(format!(
-                "{name} at {} already belongs to another cluster ({}): remove it there, or \
-                 start it with an empty data directory, before adding it here",
-                member.url, hello.cluster
-            )));
-        }
+        self.check_newcomer(&member).await?;
         tokio::time::timeout(
             CHANGE_TIMEOUT,
             self.raft.add_learner(id, member.clone(), false),
@@ -482,22 +465,8 @@ impl RaftNode {
         .await
         .map_err(|_| unavailable(format!("promoting {name} timed out")))?
         .map_err(change_error)?;
-        // Answer once the new member holds the config that makes it a voter, so that it serves
-        // (and forwards) requests as soon as the caller hears back.
-        let at = changed.log_id.index;
-        self.raft
-            .wait(Some(CHANGE_TIMEOUT))
-            .metrics(
-                |m| {
-                    m.replication
-                        .as_ref()
-                        .and_then(|r| r.get(&id).copied().flatten())
-                        .is_some_and(|l| l.index >= at)
-                },
-                format!("{name} has the new membership"),
-            )
-            .await
-            .map_err(|e| unavailable(format!("{name} did not receive its promotion: {e}")))?;
+        self.wait_promoted(id, &name, changed.log_id.index, CHANGE_TIMEOUT)
+            .await?;
         tracing::info!(%name, url = %member.url, "member admitted");
         Ok(json!({ "ok": true, "joined": name, "members": self.members_json() }))
     }

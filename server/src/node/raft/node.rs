@@ -431,6 +431,57 @@ impl RaftNode {
         Ok(ix.db().get(&key)?)
     }
 
+    /// Before `member` is added: asks it who it is. Adding a node that cannot be reached,
+    /// refuses our token, is another node or belongs to another cluster would otherwise wait
+    /// out the whole catch-up timeout, or worse.
+    pub(super) async fn check_newcomer(&self, member: &Member) -> Result<(), ApiError> {
+        let name = &member.name;
+        let hello: Member = self
+            .peers
+            .call(&member.url, RPC_HELLO, &(), HELLO_TIMEOUT)
+            .await
+            .map_err(|e| unavailable(format!("cannot reach {name} at {}: {e}", member.url)))?;
+        if hello.name != *name {
+            return Err(ApiError::Conflict(format!(
+                "{} is node {:?}, not {name:?}",
+                member.url, hello.name
+            )));
+        }
+        if !hello.cluster.is_empty() && hello.cluster != member.cluster {
+            return Err(ApiError::Conflict(format!(
+                "{name} at {} already belongs to another cluster ({}): remove it there, or \
+                 start it with an empty data directory, before adding it here",
+                member.url, hello.cluster
+            )));
+        }
+        Ok(())
+    }
+
+    /// Waits until member `id` holds the entry `at` that made it a voter: a join answers then,
+    /// so that the new member serves (and forwards) requests as soon as the caller hears back.
+    pub(super) async fn wait_promoted(
+        &self,
+        id: u64,
+        name: &str,
+        at: u64,
+        timeout: Duration,
+    ) -> Result<(), ApiError> {
+        self.raft
+            .wait(Some(timeout))
+            .metrics(
+                |m| {
+                    m.replication
+                        .as_ref()
+                        .and_then(|r| r.get(&id).copied().flatten())
+                        .is_some_and(|l| l.index >= at)
+                },
+                format!("{name} has the new membership"),
+            )
+            .await
+            .map_err(|e| unavailable(format!("{name} did not receive its promotion: {e}")))?;
+        Ok(())
+    }
+
     async fn join_here(&self, peers: Vec<(String, String)>) -> Result<Value, ApiError> {
         // Waits for a change in progress rather than refusing: the seed's callers never had a
         // 409 for that.
@@ -456,26 +507,7 @@ impl RaftNode {
             if voters.contains(&id) {
                 continue;
             }
-            // Ask first: adding a node that cannot be reached, refuses our token or is another
-            // node would otherwise wait out the whole catch-up timeout.
-            let hello: Member = self
-                .peers
-                .call(&member.url, RPC_HELLO, &(), HELLO_TIMEOUT)
-                .await
-                .map_err(|e| unavailable(format!("cannot reach {name} at {}: {e}", member.url)))?;
-            if hello.name != name {
-                return Err(ApiError::Conflict(format!(
-                    "{} is node {:?}, not {name:?}",
-                    member.url, hello.name
-                )));
-            }
-            if !hello.cluster.is_empty() && hello.cluster != member.cluster {
-                return Err(ApiError::Conflict(format!(
-                    "{name} at {} already belongs to another cluster ({}): remove it there, or \
-                     start it with an empty data directory, before adding it here",
-                    member.url, hello.cluster
-                )));
-            }
+            self.check_newcomer(&member).await?;
             let added = tokio::time::timeout(
                 JOIN_TIMEOUT,
                 self.raft.add_learner(id, member.clone(), true),
@@ -503,22 +535,8 @@ impl RaftNode {
                     .await
                     .map_err(|_| unavailable(format!("promoting {name} timed out")))?
                     .map_err(|e| unavailable(format!("cannot promote {name}: {e}")))?;
-            // Answer once the new member holds the config that makes it a voter, so that it
-            // serves (and forwards) requests as soon as the caller hears back.
-            let at = changed.log_id.index;
-            self.raft
-                .wait(Some(JOIN_TIMEOUT))
-                .metrics(
-                    |m| {
-                        m.replication
-                            .as_ref()
-                            .and_then(|r| r.get(&id).copied().flatten())
-                            .is_some_and(|l| l.index >= at)
-                    },
-                    format!("{name} has the new membership"),
-                )
-                .await
-                .map_err(|e| unavailable(format!("{name} did not receive its promotion: {e}")))?;
+            self.wait_promoted(id, &name, changed.log_id.index, JOIN_TIMEOUT)
+                .await?;
             tracing::info!(%name, url = %member.url, "member added");
         }
         Ok(json!({ "ok": true, "members": self.members_json() }))
