@@ -60,6 +60,9 @@ pub const LEADER_WAIT: Duration = Duration::from_secs(3);
 pub const JOIN_GRACE: Duration = Duration::from_millis(1000);
 /// Longest a leadership transfer (`become_primary`) may take; past it the old primary resumes.
 pub const TRANSFER_DEADLINE: Duration = Duration::from_secs(4);
+/// Longest a primary asked to hand over waits for the target to hold every entry it has (well
+/// within [`HELLO_TIMEOUT`], the hold request's own).
+pub const CATCH_UP_WAIT: Duration = Duration::from_secs(1);
 /// Longest `join` waits for a new member to say who it is.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(3);
 /// Longest `join` waits for a new member to catch up.
@@ -342,22 +345,13 @@ impl RaftNode {
     }
 
     /// Holds this node still for a leadership transfer to `req.target`; on the primary, only
-    /// once the target has every entry. Lifted by `release` or when the time runs out.
-    fn hold_for(&self, req: &HoldRequest) -> Result<(), ApiError> {
-        let m = self.raft.metrics().borrow().clone();
-        if m.current_leader == Some(self.id) {
-            let last = m.last_log_index.unwrap_or(0);
-            let matched = m
-                .replication
-                .as_ref()
-                .and_then(|r| r.get(&req.target).copied().flatten())
-                .map_or(0, |l| l.index);
-            if matched < last {
-                return Err(ApiError::Conflict(format!(
-                    "the target is not caught up: {} entries behind the primary",
-                    last - matched
-                )));
-            }
+    /// once the target has every entry (waiting up to [`CATCH_UP_WAIT`] for it: under writes a
+    /// follower is routinely an entry or two behind). Lifted by `release` or when the time
+    /// runs out.
+    async fn hold_for(&self, req: &HoldRequest) -> Result<(), ApiError> {
+        let leads = self.raft.metrics().borrow().current_leader == Some(self.id);
+        if leads {
+            self.wait_target_caught_up(req.target).await?;
         }
         let millis = req.millis.min(TRANSFER_DEADLINE.as_millis() as u64);
         let until = Instant::now() + Duration::from_millis(millis);
@@ -372,6 +366,39 @@ impl RaftNode {
             tokio::time::sleep_until(until.into()).await;
             release(&raft, &hold, Some(until));
         });
+        if leads {
+            // Writes already past the hold check may have appended while the target caught
+            // up: it must hold those too (no new one can start now).
+            if let Err(e) = self.wait_target_caught_up(req.target).await {
+                release(&self.raft, &self.hold, Some(until));
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// On the primary: waits up to [`CATCH_UP_WAIT`] until `target` holds every entry this
+    /// node has now; 409 saying how far behind it is otherwise.
+    async fn wait_target_caught_up(&self, target: u64) -> Result<(), ApiError> {
+        let last = self.raft.metrics().borrow().last_log_index.unwrap_or(0);
+        let matched = |m: &openraft::RaftMetrics<u64, Member>| {
+            m.replication
+                .as_ref()
+                .and_then(|r| r.get(&target).copied().flatten())
+                .map_or(0, |l| l.index)
+        };
+        let caught_up = self
+            .raft
+            .wait(Some(CATCH_UP_WAIT))
+            .metrics(|m| matched(m) >= last, "the target caught up")
+            .await;
+        if caught_up.is_err() {
+            let behind = last.saturating_sub(matched(&self.raft.metrics().borrow()));
+            return Err(ApiError::Conflict(format!(
+                "the target is not caught up: {behind} entries behind the primary after \
+                 {CATCH_UP_WAIT:?}"
+            )));
+        }
         Ok(())
     }
 
@@ -658,7 +685,7 @@ impl RaftNode {
             )),
             RPC_HOLD => {
                 let req: HoldRequest = decode(body).map_err(bad)?;
-                enc(encode(&self.hold_for(&req).map_err(to_peer)))
+                enc(encode(&self.hold_for(&req).await.map_err(to_peer)))
             }
             RPC_RELEASE => {
                 release(&self.raft, &self.hold, None);
