@@ -53,25 +53,33 @@ openraft::declare_raft_types!(
 /// prepared once by the node it was sent to (tokens, embedding) and applied as it is by every
 /// replica, in order, each as its own atomic batch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(from = "StoredRequest")]
+#[serde(try_from = "StoredRequest")]
 pub struct Request {
     pub ops: Vec<PreparedOp>,
 }
 
 /// A [`Request`] as logs hold it: entries written before writes were grouped carry one `op`;
-/// they still read back (and replay) after an upgrade.
+/// they still read back (and replay) after an upgrade. A plain struct, not an untagged enum:
+/// serde buffers an untagged enum's whole input before choosing (every byte of a key and value
+/// a node of its own), which cost the leader about 6 % of its CPU under writes (perf).
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum StoredRequest {
-    Grouped { ops: Vec<PreparedOp> },
-    Single { op: PreparedOp },
+struct StoredRequest {
+    #[serde(default)]
+    ops: Option<Vec<PreparedOp>>,
+    #[serde(default)]
+    op: Option<PreparedOp>,
 }
 
-impl From<StoredRequest> for Request {
-    fn from(r: StoredRequest) -> Request {
-        match r {
-            StoredRequest::Grouped { ops } => Request { ops },
-            StoredRequest::Single { op } => Request { ops: vec![op] },
+impl TryFrom<StoredRequest> for Request {
+    type Error = &'static str;
+
+    fn try_from(r: StoredRequest) -> Result<Request, Self::Error> {
+        match (r.ops, r.op) {
+            (Some(ops), None) => Ok(Request { ops }),
+            (None, Some(op)) => Ok(Request { ops: vec![op] }),
+            _ => Err(
+                "a log entry's request carries either \"ops\" or (written before grouping) \"op\"",
+            ),
         }
     }
 }
