@@ -692,3 +692,32 @@ async fn a_node_of_another_cluster_is_refused() {
         assert_eq!(c.set(0, "still", "here").await.0, 200);
     }
 }
+
+/// The primary paused (SIGSTOP) for longer than the election timeout: the two others elect a
+/// new primary and take writes; resumed (SIGCONT), the old primary steps down and its very
+/// first linearizable read already sees the write made while it was paused — never its own
+/// stale replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_primary_is_replaced_and_steps_down_without_a_stale_read() {
+    let _one = ONE_CLUSTER.lock().await;
+    let c = Cluster::start(3).await;
+    c.form_from_node1().await;
+    let old = c.wait_primary().await;
+    assert_eq!(c.set(old, "k", "before the pause").await.0, 200);
+    let others: Vec<usize> = (0..3).filter(|i| *i != old).collect();
+    for &i in &others {
+        c.wait_replicated(i, "k", "before the pause").await;
+    }
+    c.signal(old, "-STOP");
+    let new = c.primary_among(&others).await;
+    let (status, body) = c.set(new, "k", "while the old primary was paused").await;
+    assert_eq!(status, 200, "{body}");
+    c.signal(old, "-CONT");
+    let (status, body) = c.get(old, "k", false).await;
+    assert_eq!(
+        (status, &body["value"]),
+        (200, &json!("while the old primary was paused")),
+        "the resumed old primary answered from its stale replica: {body}"
+    );
+    assert_eq!(c.wait_primary().await, new, "the old primary did not step down");
+}
