@@ -399,13 +399,7 @@ impl RaftNode {
         let id = raft_id(&name);
         let m = self.raft.metrics().borrow().clone();
         let membership = m.membership_config.membership().clone();
-        if let Some(existing) = membership.get_node(&id) {
-            if existing.name != name {
-                return Err(ApiError::Conflict(format!(
-                    "{name} has the Raft id of member {}: choose another node id",
-                    existing.name
-                )));
-            }
+        if let Some(existing) = super::node::member_named(&membership, id, &name)? {
             if existing.url != member.url {
                 return Err(ApiError::Conflict(format!(
                     "node id {name} is already a member, at {}, not {}: remove it first \

@@ -158,6 +158,22 @@ pub(super) fn from_peer(e: PeerError) -> ApiError {
     }
 }
 
+/// The record of member `id` in `membership`, when there is one; 409 when that Raft id is
+/// another name's (two names hashing alike).
+pub(super) fn member_named<'a>(
+    membership: &'a openraft::Membership<u64, Member>,
+    id: u64,
+    name: &str,
+) -> Result<Option<&'a Member>, ApiError> {
+    match membership.get_node(&id) {
+        Some(existing) if existing.name != name => Err(ApiError::Conflict(format!(
+            "{name} has the Raft id of member {}: choose another node id",
+            existing.name
+        ))),
+        found => Ok(found),
+    }
+}
+
 pub(super) fn normalize_url(url: &str) -> String {
     let url = url.trim().trim_end_matches('/');
     if url.contains("://") {
@@ -522,14 +538,7 @@ impl RaftNode {
             };
             let m = self.raft.metrics().borrow().clone();
             let membership = m.membership_config.membership().clone();
-            if let Some(existing) = membership.get_node(&id) {
-                if existing.name != name {
-                    return Err(ApiError::Conflict(format!(
-                        "{name} has the Raft id of member {}: choose another node id",
-                        existing.name
-                    )));
-                }
-            }
+            member_named(&membership, id, &name)?;
             let voters: BTreeSet<u64> = membership.voter_ids().collect();
             if voters.contains(&id) {
                 continue;
