@@ -1,7 +1,7 @@
 //! [`LogStore`]: the Raft log in an engine database of its own.
 //!
 //! Keys (default column family): `'e' index` (u64 big-endian, so entries sort by index) → the
-//! entry as JSON; `'v'` the vote, `'c'` the committed log id, `'p'` the last purged log id,
+//! entry as CBOR (JSON in logs written before 2026-12-08, still read); `'v'` the vote, `'c'` the committed log id, `'p'` the last purged log id,
 //! `'l'` the last log id (kept in the batch that changes it, so the log state needs no scan).
 //!
 //! Invariants: every change is one engine batch, fsynced before the call returns (an append
@@ -39,6 +39,28 @@ fn write_err(e: &dyn std::error::Error) -> StorageError {
 
 fn json<T: Serialize>(v: &T) -> Result<Vec<u8>, StorageError> {
     serde_json::to_vec(v).map_err(|e| write_err(&e))
+}
+
+/// An entry as stored: CBOR, as peers send it (cheaper to write and read back for replication
+/// than JSON, which spells every byte of a key and value as a decimal number).
+fn encode_entry(e: &Entry<TypeConfig>) -> Result<Vec<u8>, StorageError> {
+    let mut out = Vec::new();
+    ciborium::into_writer(e, &mut out).map_err(|e| write_err(&e))?;
+    Ok(out)
+}
+
+/// Reads an entry back: CBOR, or JSON for one written before (a JSON entry starts with `{`; a
+/// CBOR entry, a map, never does).
+fn decode_entry(v: &[u8]) -> Result<Entry<TypeConfig>, StorageError> {
+    if v.first() == Some(&b'{') {
+        serde_json::from_slice(v).map_err(read_err)
+    } else {
+        ciborium::from_reader(v).map_err(|e| {
+            read_err(std::io::Error::other(format!(
+                "cannot decode a log entry: {e}"
+            )))
+        })
+    }
 }
 
 /// The Raft log of one node. Cheap to clone (the clones share the database).
@@ -98,7 +120,7 @@ impl LogStore {
             .map_err(read_err)?
         {
             let (_, v) = kv.map_err(read_err)?;
-            out.push(serde_json::from_slice(&v).map_err(read_err)?);
+            out.push(decode_entry(&v)?);
         }
         Ok(out)
     }
@@ -180,7 +202,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let mut b = WriteBatch::new();
         let mut last = None;
         for e in entries {
-            b.put(entry_key(e.log_id.index), json(&e)?);
+            b.put(entry_key(e.log_id.index), encode_entry(&e)?);
             last = Some(e.log_id);
         }
         if let Some(l) = last {
@@ -225,5 +247,44 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             b.put(LAST, json(&log_id)?);
         }
         self.write(b).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::raft::Request;
+    use kvstore_search::PreparedOp;
+    use openraft::{CommittedLeaderId, EntryPayload};
+
+    fn entry(index: u64, key: &str) -> Entry<TypeConfig> {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 7), index),
+            payload: EntryPayload::Normal(Request {
+                ops: vec![PreparedOp::Delete(vec![key.as_bytes().to_vec()])],
+            }),
+        }
+    }
+
+    /// Entries are stored as CBOR; a log written before, with JSON entries (the one-op shape
+    /// of that time), still reads back beside new ones.
+    #[tokio::test]
+    async fn json_entries_from_before_read_back_beside_cbor_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = LogStore::open(dir.path()).unwrap();
+        let old = serde_json::json!({
+            "log_id": entry(1, "a").log_id,
+            "payload": {"Normal": {"op": {"Delete": [[97]]}}},
+        });
+        let mut b = WriteBatch::new();
+        b.put(entry_key(1), serde_json::to_vec(&old).unwrap());
+        b.put(LAST, json(&entry(1, "a").log_id).unwrap());
+        log.db.write(b).unwrap();
+        use openraft::storage::RaftLogStorageExt;
+        log.blocking_append([entry(2, "b")]).await.unwrap();
+        let raw = log.db.get(&entry_key(2)).unwrap().unwrap();
+        assert_ne!(raw[0], b'{', "a new entry was written as JSON");
+        let back = log.try_get_log_entries(1..3).await.unwrap();
+        assert_eq!(back, vec![entry(1, "a"), entry(2, "b")]);
     }
 }
