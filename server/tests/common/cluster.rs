@@ -27,11 +27,7 @@ pub fn cluster_stat(text: &str, name: &str) -> f64 {
 /// A port that was free a moment ago (a restarted node must come back on its own port: the
 /// membership records its URL).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    free_port_on(LOCALHOST)
 }
 
 pub struct Cluster {

@@ -131,9 +131,14 @@ impl PeerClient {
     /// Sends `cluster` as this node's cluster id from now on.
     pub fn set_cluster(&self, cluster: &str) {
         let mut c = self.cluster.write().unwrap_or_else(|e| e.into_inner());
-        if *c != cluster {
-            *c = cluster.to_string();
-        }
+        cluster.clone_into(&mut c);
+    }
+
+    /// This node's cluster id when `theirs` is another one (an empty id, before this node
+    /// joined a cluster, differs from none).
+    pub fn other_cluster(&self, theirs: &str) -> Option<String> {
+        let mine = self.cluster.read().unwrap_or_else(|e| e.into_inner());
+        (!mine.is_empty() && *mine != theirs).then(|| mine.clone())
     }
 
     /// Sends `req` to `url`'s `/raft/<rpc>` and decodes its answer, within `timeout`.

@@ -749,19 +749,27 @@ async fn watch_metrics(
 ) {
     let mut rx = raft.metrics();
     let mut last = rx.borrow().current_leader;
-    peers.set_cluster(&cluster_of(rx.borrow().membership_config.membership(), id));
-    while rx.changed().await.is_ok() {
+    // The metrics change on every applied entry; the cluster id only with the membership.
+    let mut membership_at = None;
+    loop {
         let (now, cluster) = {
-            let m = rx.borrow();
-            (
-                m.current_leader,
-                cluster_of(m.membership_config.membership(), id),
-            )
+            let m = rx.borrow_and_update();
+            let at = *m.membership_config.log_id();
+            let cluster = (membership_at != Some(at)).then(|| {
+                membership_at = Some(at);
+                cluster_of(m.membership_config.membership(), id)
+            });
+            (m.current_leader, cluster)
         };
-        peers.set_cluster(&cluster);
+        if let Some(c) = cluster {
+            peers.set_cluster(&c);
+        }
         if now != last {
             count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             last = now;
+        }
+        if rx.changed().await.is_err() {
+            return;
         }
     }
 }
@@ -1171,11 +1179,12 @@ impl Node for RaftNode {
         cluster: Option<String>,
         body: Bytes,
     ) -> Result<Vec<u8>, ApiError> {
-        let mine = self.cluster_id();
         // "Who are you?" is answered to anyone: it is how a join finds out that a node belongs
         // to another cluster, and says so.
         if let Some(theirs) = cluster.filter(|_| rpc != RPC_HELLO) {
-            if !mine.is_empty() && theirs != mine {
+            // The id the peer client sends: kept in step with the membership by
+            // `watch_metrics`, so checking it costs a read lock, not a metrics snapshot.
+            if let Some(mine) = self.peers.other_cluster(&theirs) {
                 return Err(ApiError::Conflict(format!(
                     "node {} belongs to cluster {mine}; this message came from a node of \
                      cluster {theirs} (another cluster, or a data directory reused across \
